@@ -1,0 +1,337 @@
+// AbstractBackend: shape, ownership and aliasing checks done once, then the backend's hook.
+package bptt.backend;
+
+import bptt.tensor.DeviceMemory;
+import bptt.tensor.Tensor;
+
+/**
+ * Implements every {@link Backend} method as "check, then call the protected hook". Backends
+ * extend this and implement the hooks, which may assume valid shapes, tensors of this backend,
+ * contiguous elementwise operands and no forbidden aliasing. Also keeps the allocation tally.
+ */
+public abstract class AbstractBackend implements Backend {
+    private long allocated;
+    private long peak;
+
+    // ---- hooks -----------------------------------------------------------------------------
+
+    /** A zero-filled allocation of {@code floats} elements owned by this backend. */
+    protected abstract DeviceMemory allocMemory(long floats);
+
+    protected abstract void freeMemory(DeviceMemory memory);
+
+    /** dst is contiguous; src has dst.size() values. */
+    protected abstract void uploadHook(float[] src, Tensor dst);
+
+    /** src is contiguous. */
+    protected abstract float[] downloadHook(Tensor src);
+
+    protected abstract void gemmHook(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c);
+
+    protected abstract void fillHook(Tensor x, float value);
+
+    protected abstract void copyHook(Tensor src, Tensor dst);
+
+    protected abstract void axpyHook(float alpha, Tensor x, Tensor y);
+
+    protected abstract void scaleHook(float alpha, Tensor x);
+
+    protected abstract void biasTanhHook(Tensor x, Tensor bias);
+
+    protected abstract void tanhBackwardHook(Tensor a, Tensor da);
+
+    protected abstract void sumRowsHook(Tensor x, float beta, Tensor out);
+
+    protected abstract void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
+                                                    Tensor dlogits, Tensor losses);
+
+    protected abstract void gatherColumnsHook(Tensor ids, Tensor table, Tensor out);
+
+    protected abstract void scatterAddColumnsHook(Tensor ids, Tensor grad, Tensor tableGrad);
+
+    protected abstract double sumOfSquaresHook(Tensor x);
+
+    protected abstract void sgdUpdateHook(Tensor param, Tensor grad, float lr, float gradScale);
+
+    protected abstract void adamUpdateHook(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1,
+                                           float beta2, float eps, int step, float gradScale);
+
+    protected abstract void adagradUpdateHook(Tensor param, Tensor grad, Tensor cache, float lr, float eps,
+                                              float gradScale);
+
+    // ---- memory ----------------------------------------------------------------------------
+
+    @Override
+    public final Tensor alloc(int rows, int cols) {
+        if (rows < 0 || cols < 0) {
+            throw new IllegalArgumentException("cannot allocate a (" + rows + "," + cols + ") tensor");
+        }
+        long floats = Math.max(1L, (long) rows * cols);
+        DeviceMemory memory = allocMemory(floats);
+        allocated += floats * Float.BYTES;
+        peak = Math.max(peak, allocated);
+        return new Tensor(memory, 0, rows, cols, Math.max(cols, 1));
+    }
+
+    @Override
+    public final void free(Tensor root) {
+        own(root, "free");
+        if (root.offset() != 0) {
+            throw new IllegalArgumentException("free takes the tensor alloc returned, not a view " + root.describe());
+        }
+        allocated -= root.memory().capacity() * Float.BYTES;
+        freeMemory(root.memory());
+    }
+
+    @Override
+    public final void upload(float[] src, Tensor dst) {
+        own(dst, "upload");
+        contiguous(dst, "upload");
+        if (src.length != dst.size()) {
+            throw new IllegalArgumentException("upload of " + src.length + " values into " + dst.shape()
+                    + " which holds " + dst.size());
+        }
+        uploadHook(src, dst);
+    }
+
+    @Override
+    public final float[] download(Tensor src) {
+        own(src, "download");
+        contiguous(src, "download");
+        return downloadHook(src);
+    }
+
+    @Override
+    public void uploadDoubles(double[] src, Tensor dst) {
+        float[] f = new float[src.length];
+        for (int i = 0; i < src.length; i++) {
+            f[i] = (float) src[i];
+        }
+        upload(f, dst);
+    }
+
+    @Override
+    public double[] downloadDoubles(Tensor src) {
+        float[] f = download(src);
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+
+    @Override
+    public final long allocatedBytes() { return allocated; }
+
+    @Override
+    public final long peakAllocatedBytes() { return peak; }
+
+    @Override
+    public final void resetPeak() { peak = allocated; }
+
+    // ---- checked ops -----------------------------------------------------------------------
+
+    @Override
+    public final void gemm(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c) {
+        own(a, "gemm A");
+        own(b, "gemm B");
+        own(c, "gemm C");
+        int m = transA ? a.cols() : a.rows();
+        int ka = transA ? a.rows() : a.cols();
+        int kb = transB ? b.cols() : b.rows();
+        int n = transB ? b.rows() : b.cols();
+        if (ka != kb || c.rows() != m || c.cols() != n) {
+            throw new IllegalArgumentException("gemm shapes do not fit: op(A)" + (transA ? "=A^T" : "=A") + " of A"
+                    + a.shape() + " times op(B)" + (transB ? "=B^T" : "=B") + " of B" + b.shape()
+                    + " gives (" + m + "," + n + ") with inner " + ka + " vs " + kb + ", but C is " + c.shape());
+        }
+        if (c.overlaps(a) || c.overlaps(b)) {
+            throw new IllegalArgumentException("gemm output C" + c.describe() + " overlaps an input");
+        }
+        gemmHook(transA, a, transB, b, alpha, beta, c);
+    }
+
+    @Override
+    public final void fill(Tensor x, float value) {
+        elementwise("fill", x);
+        fillHook(x, value);
+    }
+
+    @Override
+    public final void copy(Tensor src, Tensor dst) {
+        elementwise("copy", src, dst);
+        sameShape("copy", src, dst);
+        noOverlap("copy", src, dst);
+        copyHook(src, dst);
+    }
+
+    @Override
+    public final void axpy(float alpha, Tensor x, Tensor y) {
+        elementwise("axpy", x, y);
+        sameShape("axpy", x, y);
+        noOverlap("axpy", x, y);
+        axpyHook(alpha, x, y);
+    }
+
+    @Override
+    public final void scale(float alpha, Tensor x) {
+        elementwise("scale", x);
+        scaleHook(alpha, x);
+    }
+
+    @Override
+    public final void biasTanh(Tensor x, Tensor bias) {
+        elementwise("biasTanh", x, bias);
+        rowVector("biasTanh bias", bias, x.cols());
+        noOverlap("biasTanh", x, bias);
+        biasTanhHook(x, bias);
+    }
+
+    @Override
+    public final void tanhBackward(Tensor a, Tensor da) {
+        elementwise("tanhBackward", a, da);
+        sameShape("tanhBackward", a, da);
+        noOverlap("tanhBackward", a, da);
+        tanhBackwardHook(a, da);
+    }
+
+    @Override
+    public final void sumRows(Tensor x, float beta, Tensor out) {
+        elementwise("sumRows", x, out);
+        rowVector("sumRows out", out, x.cols());
+        noOverlap("sumRows", x, out);
+        sumRowsHook(x, beta, out);
+    }
+
+    @Override
+    public final void softmaxCrossEntropy(Tensor logits, Tensor bias, Tensor targets, float gradScale,
+                                          Tensor dlogits, Tensor losses) {
+        elementwise("softmaxCrossEntropy", logits, bias, targets, dlogits, losses);
+        rowVector("softmaxCrossEntropy bias", bias, logits.cols());
+        column("softmaxCrossEntropy targets", targets, logits.rows());
+        column("softmaxCrossEntropy losses", losses, logits.rows());
+        sameShape("softmaxCrossEntropy dlogits", logits, dlogits);
+        if (dlogits != logits && dlogits.overlaps(logits)
+                && !(dlogits.offset() == logits.offset() && dlogits.memory() == logits.memory())) {
+            throw new IllegalArgumentException("softmaxCrossEntropy dlogits must be the logits or apart from them");
+        }
+        noOverlap("softmaxCrossEntropy", losses, logits, dlogits, bias, targets);
+        noOverlap("softmaxCrossEntropy", bias, dlogits);
+        softmaxCrossEntropyHook(logits, bias, targets, gradScale, dlogits, losses);
+    }
+
+    @Override
+    public final void gatherColumns(Tensor ids, Tensor table, Tensor out) {
+        elementwise("gatherColumns", ids, table, out);
+        column("gatherColumns ids", ids, out.rows());
+        if (table.rows() != out.cols()) {
+            throw new IllegalArgumentException("gatherColumns: table " + table.shape() + " has " + table.rows()
+                    + " rows but out " + out.shape() + " has " + out.cols() + " columns");
+        }
+        noOverlap("gatherColumns", out, ids, table);
+        gatherColumnsHook(ids, table, out);
+    }
+
+    @Override
+    public final void scatterAddColumns(Tensor ids, Tensor grad, Tensor tableGrad) {
+        elementwise("scatterAddColumns", ids, grad, tableGrad);
+        column("scatterAddColumns ids", ids, grad.rows());
+        if (tableGrad.rows() != grad.cols()) {
+            throw new IllegalArgumentException("scatterAddColumns: tableGrad " + tableGrad.shape() + " has "
+                    + tableGrad.rows() + " rows but grad " + grad.shape() + " has " + grad.cols() + " columns");
+        }
+        noOverlap("scatterAddColumns", tableGrad, ids, grad);
+        scatterAddColumnsHook(ids, grad, tableGrad);
+    }
+
+    @Override
+    public final double sumOfSquares(Tensor x) {
+        elementwise("sumOfSquares", x);
+        return sumOfSquaresHook(x);
+    }
+
+    @Override
+    public final void sgdUpdate(Tensor param, Tensor grad, float lr, float gradScale) {
+        elementwise("sgdUpdate", param, grad);
+        sameShape("sgdUpdate", param, grad);
+        noOverlap("sgdUpdate", param, grad);
+        sgdUpdateHook(param, grad, lr, gradScale);
+    }
+
+    @Override
+    public final void adamUpdate(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+                                 float eps, int step, float gradScale) {
+        elementwise("adamUpdate", param, grad, m, v);
+        sameShape("adamUpdate grad", param, grad);
+        sameShape("adamUpdate m", param, m);
+        sameShape("adamUpdate v", param, v);
+        noOverlap("adamUpdate", param, grad, m, v);
+        noOverlap("adamUpdate", grad, m, v);
+        noOverlap("adamUpdate", m, v);
+        if (step < 1) {
+            throw new IllegalArgumentException("adamUpdate step counts from 1, got " + step);
+        }
+        adamUpdateHook(param, grad, m, v, lr, beta1, beta2, eps, step, gradScale);
+    }
+
+    @Override
+    public final void adagradUpdate(Tensor param, Tensor grad, Tensor cache, float lr, float eps, float gradScale) {
+        elementwise("adagradUpdate", param, grad, cache);
+        sameShape("adagradUpdate grad", param, grad);
+        sameShape("adagradUpdate cache", param, cache);
+        noOverlap("adagradUpdate", param, grad, cache);
+        noOverlap("adagradUpdate", grad, cache);
+        adagradUpdateHook(param, grad, cache, lr, eps, gradScale);
+    }
+
+    // ---- checks ----------------------------------------------------------------------------
+
+    private void own(Tensor t, String what) {
+        if (t.memory().owner() != this) {
+            throw new IllegalArgumentException(what + ": tensor " + t.describe() + " belongs to another backend ("
+                    + t.memory().owner() + "), not " + name());
+        }
+    }
+
+    private static void contiguous(Tensor t, String what) {
+        if (!t.isContiguous()) {
+            throw new IllegalArgumentException(what + " needs a contiguous tensor, got " + t.describe());
+        }
+    }
+
+    private void elementwise(String op, Tensor... ts) {
+        for (Tensor t : ts) {
+            own(t, op);
+            contiguous(t, op);
+        }
+    }
+
+    private static void sameShape(String op, Tensor a, Tensor b) {
+        if (a.rows() != b.rows() || a.cols() != b.cols()) {
+            throw new IllegalArgumentException(op + ": shapes differ, " + a.shape() + " vs " + b.shape());
+        }
+    }
+
+    private static void rowVector(String what, Tensor t, int cols) {
+        if (t.rows() != 1 || t.cols() != cols) {
+            throw new IllegalArgumentException(what + " must be (1," + cols + "), got " + t.shape());
+        }
+    }
+
+    private static void column(String what, Tensor t, int rows) {
+        if (t.cols() != 1 || t.rows() != rows) {
+            throw new IllegalArgumentException(what + " must be (" + rows + ",1), got " + t.shape());
+        }
+    }
+
+    private static void noOverlap(String op, Tensor first, Tensor... others) {
+        for (Tensor o : others) {
+            if (o != first && first.overlaps(o)) {
+                throw new IllegalArgumentException(op + ": " + first.describe() + " overlaps " + o.describe());
+            }
+        }
+    }
+
+    @Override
+    public String toString() { return name(); }
+}

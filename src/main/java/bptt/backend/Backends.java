@@ -1,0 +1,69 @@
+// Backends: the plain factory that names, probes and opens every backend; `auto` picks the best.
+package bptt.backend;
+
+import bptt.backend.ref.CpuRefBackend;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** The backends in order of preference for {@code auto}. */
+public final class Backends {
+    private Backends() { }
+
+    /** Every backend kind, fastest first. */
+    public static List<BackendProvider> providers() {
+        List<BackendProvider> list = new ArrayList<>();
+        list.add(new BackendProvider() {
+            @Override
+            public String name() { return "cpu-ref"; }
+
+            @Override
+            public Availability probe() { return Availability.yes("Java reference loops"); }
+
+            @Override
+            public Backend open(int device) { return CpuRefBackend.float32(); }
+
+            @Override
+            public List<String> devices() { return List.of("0: Java reference loops (float32 storage, float64 accumulation)"); }
+        });
+        return list;
+    }
+
+    public static List<String> names() {
+        List<String> names = new ArrayList<>();
+        names.add("auto");
+        for (BackendProvider p : providers()) {
+            names.add(p.name());
+        }
+        return names;
+    }
+
+    public static BackendProvider provider(String name) {
+        String key = name.toLowerCase(Locale.ROOT);
+        for (BackendProvider p : providers()) {
+            if (p.name().equals(key)) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("unknown backend '" + name + "'; choose one of " + String.join(", ", names()));
+    }
+
+    /** Opens the named backend (or the best available for "auto"); device -1 means its default. */
+    public static Backend open(String name, int device) {
+        if ("auto".equalsIgnoreCase(name)) {
+            for (BackendProvider p : providers()) {
+                if (p.preferredForAuto()) {
+                    return p.open(device);
+                }
+            }
+            throw new IllegalStateException("no backend available");
+        }
+        BackendProvider p = provider(name);
+        BackendProvider.Availability a = p.probe();
+        if (!a.available()) {
+            throw new BackendUnavailableException(p.name(), a.reason());
+        }
+        return p.open(device);
+    }
+}

@@ -1,0 +1,301 @@
+// CpuRefBackend: the readable oracle. Plain loops, double accumulation, no tricks.
+package bptt.backend.ref;
+
+import bptt.backend.AbstractBackend;
+import bptt.tensor.DeviceMemory;
+import bptt.tensor.Tensor;
+
+/**
+ * The reference backend every other backend is compared with. Storage is double[]; in the
+ * default float32 mode every stored result is rounded to float, so it computes what a float32
+ * device should, with double accumulation inside each op. In float64 mode (gradcheck) nothing
+ * is rounded, which is what central finite differences need.
+ */
+public final class CpuRefBackend extends AbstractBackend {
+    private final boolean float64;
+
+    private CpuRefBackend(boolean float64) {
+        this.float64 = float64;
+    }
+
+    /** Rounds every stored value to float32, like a device would. */
+    public static CpuRefBackend float32() { return new CpuRefBackend(false); }
+
+    /** Keeps every value in double precision: the finite-difference oracle. */
+    public static CpuRefBackend float64() { return new CpuRefBackend(true); }
+
+    public boolean isFloat64() { return float64; }
+
+    @Override
+    public String name() { return "cpu-ref"; }
+
+    @Override
+    public String deviceDescription() {
+        return "Java reference loops, " + (float64 ? "float64" : "float32 storage, float64 accumulation");
+    }
+
+    private static final class HostMemory implements DeviceMemory {
+        final double[] data;
+        final CpuRefBackend owner;
+
+        HostMemory(CpuRefBackend owner, long floats) {
+            if (floats > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("cpu-ref holds at most 2^31 elements per tensor, asked for " + floats);
+            }
+            this.owner = owner;
+            this.data = new double[(int) floats];
+        }
+
+        @Override
+        public long capacity() { return data.length; }
+
+        @Override
+        public Object owner() { return owner; }
+    }
+
+    private static double[] data(Tensor t) { return ((HostMemory) t.memory()).data; }
+
+    /** Index of element (r, c) of t in its backing array. */
+    private static int at(Tensor t, int r, int c) { return (int) (t.offset() + (long) r * t.ld() + c); }
+
+    private double store(double v) { return float64 ? v : (double) (float) v; }
+
+    @Override
+    protected DeviceMemory allocMemory(long floats) { return new HostMemory(this, floats); }
+
+    @Override
+    protected void freeMemory(DeviceMemory memory) { }
+
+    @Override
+    protected void uploadHook(float[] src, Tensor dst) {
+        double[] d = data(dst);
+        for (int i = 0; i < src.length; i++) {
+            d[(int) dst.offset() + i] = src[i];
+        }
+    }
+
+    @Override
+    protected float[] downloadHook(Tensor src) {
+        double[] d = data(src);
+        float[] out = new float[(int) src.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) d[(int) src.offset() + i];
+        }
+        return out;
+    }
+
+    @Override
+    public void uploadDoubles(double[] src, Tensor dst) {
+        if (src.length != dst.size() || !dst.isContiguous()) {
+            super.uploadDoubles(src, dst);
+            return;
+        }
+        double[] d = data(dst);
+        for (int i = 0; i < src.length; i++) {
+            d[(int) dst.offset() + i] = store(src[i]);
+        }
+    }
+
+    @Override
+    public double[] downloadDoubles(Tensor src) {
+        if (!src.isContiguous()) {
+            return super.downloadDoubles(src);
+        }
+        double[] out = new double[(int) src.size()];
+        System.arraycopy(data(src), (int) src.offset(), out, 0, out.length);
+        return out;
+    }
+
+    @Override
+    protected void gemmHook(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c) {
+        double[] A = data(a), B = data(b), C = data(c);
+        int k = transA ? a.rows() : a.cols();
+        for (int i = 0; i < c.rows(); i++) {
+            for (int j = 0; j < c.cols(); j++) {
+                double sum = 0;
+                for (int p = 0; p < k; p++) {
+                    double aip = transA ? A[at(a, p, i)] : A[at(a, i, p)];
+                    double bpj = transB ? B[at(b, j, p)] : B[at(b, p, j)];
+                    sum += aip * bpj;
+                }
+                int ci = at(c, i, j);
+                C[ci] = store(beta == 0f ? alpha * sum : alpha * sum + beta * C[ci]);
+            }
+        }
+    }
+
+    @Override
+    protected void fillHook(Tensor x, float value) {
+        double[] X = data(x);
+        for (int i = 0; i < x.size(); i++) {
+            X[(int) x.offset() + i] = value;
+        }
+    }
+
+    @Override
+    protected void copyHook(Tensor src, Tensor dst) {
+        System.arraycopy(data(src), (int) src.offset(), data(dst), (int) dst.offset(), (int) src.size());
+    }
+
+    @Override
+    protected void axpyHook(float alpha, Tensor x, Tensor y) {
+        double[] X = data(x), Y = data(y);
+        for (int i = 0; i < x.size(); i++) {
+            int yi = (int) y.offset() + i;
+            Y[yi] = store(Y[yi] + (double) alpha * X[(int) x.offset() + i]);
+        }
+    }
+
+    @Override
+    protected void scaleHook(float alpha, Tensor x) {
+        double[] X = data(x);
+        for (int i = 0; i < x.size(); i++) {
+            int xi = (int) x.offset() + i;
+            X[xi] = store(alpha * X[xi]);
+        }
+    }
+
+    @Override
+    protected void biasTanhHook(Tensor x, Tensor bias) {
+        double[] X = data(x), Bias = data(bias);
+        for (int r = 0; r < x.rows(); r++) {
+            for (int h = 0; h < x.cols(); h++) {
+                int xi = at(x, r, h);
+                X[xi] = store(Math.tanh(X[xi] + Bias[at(bias, 0, h)]));
+            }
+        }
+    }
+
+    @Override
+    protected void tanhBackwardHook(Tensor a, Tensor da) {
+        double[] A = data(a), DA = data(da);
+        for (int i = 0; i < a.size(); i++) {
+            double ai = A[(int) a.offset() + i];
+            int di = (int) da.offset() + i;
+            DA[di] = store((1 - ai * ai) * DA[di]);
+        }
+    }
+
+    @Override
+    protected void sumRowsHook(Tensor x, float beta, Tensor out) {
+        double[] X = data(x), O = data(out);
+        for (int c = 0; c < x.cols(); c++) {
+            double sum = 0;
+            for (int r = 0; r < x.rows(); r++) {
+                sum += X[at(x, r, c)];
+            }
+            int oi = at(out, 0, c);
+            O[oi] = store(beta == 0f ? sum : beta * O[oi] + sum);
+        }
+    }
+
+    @Override
+    protected void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
+                                           Tensor dlogits, Tensor losses) {
+        double[] Z = data(logits), Bias = data(bias), Tgt = data(targets), D = data(dlogits), L = data(losses);
+        int v = logits.cols();
+        double[] z = new double[v];
+        for (int r = 0; r < logits.rows(); r++) {
+            int target = (int) Tgt[at(targets, r, 0)];
+            if (target >= v) {
+                throw new IllegalArgumentException("target " + target + " at row " + r + " is outside the vocabulary of " + v);
+            }
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < v; j++) {
+                z[j] = Z[at(logits, r, j)] + Bias[at(bias, 0, j)];
+                max = Math.max(max, z[j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < v; j++) {
+                sum += Math.exp(z[j] - max);
+            }
+            double logSum = max + Math.log(sum);
+            L[at(losses, r, 0)] = target < 0 ? 0 : store(logSum - z[target]);
+            for (int j = 0; j < v; j++) {
+                double grad = target < 0 ? 0 : (Math.exp(z[j] - logSum) - (j == target ? 1 : 0)) * gradScale;
+                D[at(dlogits, r, j)] = store(grad);
+            }
+        }
+    }
+
+    @Override
+    protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
+        double[] I = data(ids), W = data(table), O = data(out);
+        for (int r = 0; r < out.rows(); r++) {
+            int id = checkedId(I[at(ids, r, 0)], table.cols(), r);
+            for (int h = 0; h < out.cols(); h++) {
+                O[at(out, r, h)] = W[at(table, h, id)];
+            }
+        }
+    }
+
+    @Override
+    protected void scatterAddColumnsHook(Tensor ids, Tensor grad, Tensor tableGrad) {
+        double[] I = data(ids), G = data(grad), W = data(tableGrad);
+        for (int r = 0; r < grad.rows(); r++) {
+            int id = checkedId(I[at(ids, r, 0)], tableGrad.cols(), r);
+            for (int h = 0; h < grad.cols(); h++) {
+                int wi = at(tableGrad, h, id);
+                W[wi] = store(W[wi] + G[at(grad, r, h)]);
+            }
+        }
+    }
+
+    private static int checkedId(double value, int vocab, int row) {
+        int id = (int) value;
+        if (id < 0 || id >= vocab || id != value) {
+            throw new IllegalArgumentException("token id " + value + " at row " + row + " is not in [0," + vocab + ")");
+        }
+        return id;
+    }
+
+    @Override
+    protected double sumOfSquaresHook(Tensor x) {
+        double[] X = data(x);
+        double sum = 0;
+        for (int i = 0; i < x.size(); i++) {
+            double v = X[(int) x.offset() + i];
+            sum += v * v;
+        }
+        return sum;
+    }
+
+    @Override
+    protected void sgdUpdateHook(Tensor param, Tensor grad, float lr, float gradScale) {
+        double[] P = data(param), G = data(grad);
+        for (int i = 0; i < param.size(); i++) {
+            int pi = (int) param.offset() + i;
+            P[pi] = store(P[pi] - (double) lr * gradScale * G[(int) grad.offset() + i]);
+        }
+    }
+
+    @Override
+    protected void adamUpdateHook(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+                                  float eps, int step, float gradScale) {
+        double[] P = data(param), G = data(grad), M = data(m), V = data(v);
+        double bias1 = 1 - Math.pow(beta1, step);
+        double bias2 = 1 - Math.pow(beta2, step);
+        for (int i = 0; i < param.size(); i++) {
+            int pi = (int) param.offset() + i, mi = (int) m.offset() + i, vi = (int) v.offset() + i;
+            double g = (double) gradScale * G[(int) grad.offset() + i];
+            M[mi] = store(beta1 * M[mi] + (1 - (double) beta1) * g);
+            V[vi] = store(beta2 * V[vi] + (1 - (double) beta2) * g * g);
+            double denom = Math.sqrt(V[vi] / bias2) + eps;
+            P[pi] = store(P[pi] - lr * (M[mi] / bias1) / denom);
+        }
+    }
+
+    @Override
+    protected void adagradUpdateHook(Tensor param, Tensor grad, Tensor cache, float lr, float eps, float gradScale) {
+        double[] P = data(param), G = data(grad), C = data(cache);
+        for (int i = 0; i < param.size(); i++) {
+            int pi = (int) param.offset() + i, ci = (int) cache.offset() + i;
+            double g = (double) gradScale * G[(int) grad.offset() + i];
+            C[ci] = store(C[ci] + g * g);
+            P[pi] = store(P[pi] - lr * g / Math.sqrt(C[ci] + eps));
+        }
+    }
+
+    @Override
+    public void close() { }
+}

@@ -1,0 +1,43 @@
+// Main: the bptt command line (picocli); each subcommand is its own class in this package.
+package bptt.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point: {@code bptt <command> [options]}. Errors print one line and exit with code 2. */
+@Command(name = "bptt", mixinStandardHelpOptions = true, version = "bptt 0.1.0",
+        description = "Trains recurrent neural networks with backpropagation through time.",
+        subcommands = {
+                CommandLine.HelpCommand.class,
+        })
+public final class Main implements Runnable {
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns its exit code (0 ok, 1 failed check, 2 bad input). */
+    public static int execute(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            Throwable cause = ex;
+            if (cause instanceof UserError || cause instanceof IllegalArgumentException
+                    || cause instanceof bptt.backend.BackendUnavailableException) {
+                cmd.getErr().println("error: " + cause.getMessage());
+                return 2;
+            }
+            throw ex;
+        });
+        cli.setParameterExceptionHandler((ex, params) -> {
+            ex.getCommandLine().getErr().println("error: " + ex.getMessage()
+                    + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            return 2;
+        });
+        return cli.execute(args);
+    }
+}

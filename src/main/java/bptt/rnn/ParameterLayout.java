@@ -1,0 +1,72 @@
+// ParameterLayout: where each named parameter lives in the single parameter slab.
+package bptt.rnn;
+
+import bptt.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Parameters (and, with the same layout, gradients and optimizer state) live in one (1, P)
+ * slab; each named parameter is a contiguous (rows, cols) slice of it. Per layer l:
+ * Wax{l} (H, D_l), Waa{l} (H, H), ba{l} (1, H); then Wya (V, H) and by (1, V).
+ */
+public final class ParameterLayout {
+    /** One named parameter: its slice of the slab. */
+    public record Entry(String name, long start, int rows, int cols) {
+        public long size() { return (long) rows * cols; }
+
+        public Tensor of(Tensor slab) { return slab.slice(start, rows, cols); }
+    }
+
+    private final RnnConfig config;
+    private final List<Entry> entries;
+    private final long total;
+
+    public ParameterLayout(RnnConfig config) {
+        this.config = config;
+        List<Entry> list = new ArrayList<>();
+        long at = 0;
+        int h = config.hidden();
+        for (int l = 0; l < config.layers(); l++) {
+            at = add(list, wax(l), at, h, config.layerInput(l));
+            at = add(list, waa(l), at, h, h);
+            at = add(list, ba(l), at, 1, h);
+        }
+        at = add(list, "Wya", at, config.outputSize(), h);
+        at = add(list, "by", at, 1, config.outputSize());
+        if (at > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("model has " + at + " parameters, more than one slab of 2^31 floats");
+        }
+        this.entries = Collections.unmodifiableList(list);
+        this.total = at;
+    }
+
+    private static long add(List<Entry> list, String name, long at, int rows, int cols) {
+        list.add(new Entry(name, at, rows, cols));
+        return at + (long) rows * cols;
+    }
+
+    public static String wax(int layer) { return "Wax" + layer; }
+
+    public static String waa(int layer) { return "Waa" + layer; }
+
+    public static String ba(int layer) { return "ba" + layer; }
+
+    public RnnConfig config() { return config; }
+
+    public List<Entry> entries() { return entries; }
+
+    /** Total number of floats in the slab. */
+    public long total() { return total; }
+
+    public Entry entry(String name) {
+        for (Entry e : entries) {
+            if (e.name().equals(name)) {
+                return e;
+            }
+        }
+        throw new IllegalArgumentException("no parameter named " + name);
+    }
+}
