@@ -56,8 +56,13 @@ public final class Rnn implements AutoCloseable {
 
     public Tensor grad(String name) { return layout.entry(name).of(grads); }
 
-    /** Activations and scratch for training or evaluating on (batch, seqLen) windows. */
-    public Workspace workspace(int batch, int seqLen) { return new Workspace(this, batch, seqLen); }
+    /** Activations and scratch for (batch, seqLen) windows, keeping every step's state. */
+    public Workspace workspace(int batch, int seqLen) { return new Workspace(this, batch, seqLen, Schedule.full()); }
+
+    /** Activations and scratch for (batch, seqLen) windows under a memory schedule. */
+    public Workspace workspace(int batch, int seqLen, Schedule schedule) {
+        return new Workspace(this, batch, seqLen, schedule);
+    }
 
     @Override
     public void close() {

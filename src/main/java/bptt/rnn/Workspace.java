@@ -5,17 +5,24 @@ import bptt.backend.Backend;
 import bptt.tensor.Tensor;
 
 /**
- * BPTT for a stacked tanh RNN with the cuDNN-style schedule (Appleyard et al. 2016):
- * the input projection of all T steps is one GEMM (or one gather for tokens); each step does
- * only the recurrent GEMM and one fused bias+tanh; the output layer and softmax cross-entropy
- * run once over all T·B rows; after the backward sweep each weight gradient is ONE GEMM over
- * all T·B rows. Rows are time-major: row t·B + b is sequence b at step t.
+ * BPTT for a stacked tanh RNN with the cuDNN-style schedule (Appleyard et al. 2016): the input
+ * projection of many steps is one GEMM (or one gather for tokens); each step does only the
+ * recurrent GEMM and one fused bias+tanh; the output layer and softmax cross-entropy run over
+ * chunks of S steps at once; the weight gradients are one GEMM per chunk (S·B rows), i.e. ONE
+ * GEMM over all T·B rows when S = T. Rows are time-major: row t·B + b is sequence b at step t.
  *
  * <pre>
  *   pre_t = x_t·Waxᵀ + a_{t-1}·Waaᵀ + ba      a_t = tanh(pre_t)      y_t = a_t·Wyaᵀ + by
- *   da_t  = dy_t·Wya + dpre_{t+1}·Waa         dpre_t = (1 − a_t²) ⊙ da_t
+ *   da_t  = dy_t·Wya + dnext_t                 dpre_t = (1 − a_t²) ⊙ da_t     dnext_{t-1} = dpre_t·Waa
  *   dWaa  = Σ_t dpre_tᵀ·a_{t-1}   dWax = Σ_t dpre_tᵀ·x_t   dWya = Σ_t dy_tᵀ·a_t
  * </pre>
+ *
+ * <p>Checkpointed BPTT (Chen et al. 2016; Gruslys et al. 2016): with {@link Schedule} k > 0 the
+ * forward pass keeps each layer's state only at the start of every k-step segment; the backward
+ * sweep recomputes one segment at a time, so activation memory is O((T/k + k)·B·H·L) instead of
+ * O(T·B·H·L). Both modes run the same operations in the same order on the same values (chunks
+ * never straddle segments, dnext is carried in its own buffer), so their gradients are bitwise
+ * equal on a deterministic backend.
  */
 public final class Workspace implements AutoCloseable {
     private final Rnn rnn;
@@ -23,17 +30,25 @@ public final class Workspace implements AutoCloseable {
     private final RnnConfig cfg;
     private final int batch;
     private final int seqLen;
-    private final int rows;          // T·B
+    private final int segSteps;      // k (or T)
+    private final int segments;      // ceil(T / k)
+    private final int chunkSteps;    // S
     private final Tensor inputs;     // (T·B, 1) token ids, or (T·B, D) features
     private final Tensor targets;    // (T·B, 1) class ids, -1 = no target
-    private final Tensor[] states;   // per layer ((T+1)·B, H): rows [0,B) = h0, rows [(t+1)B, (t+2)B) = a_t
-    private final Tensor[] dstates;  // per layer ((T+1)·B, H): dL/da_t, then dL/dpre_t in place; rows [0,B) = dL/dh0
-    private final Tensor logits;     // (T·B, V): logits, then dL/dlogits in place
-    private final Tensor losses;     // (T·B, 1)
+    private final Tensor[] h0;       // per layer (B, H): state entering step 0
+    private final Tensor[] hT;       // per layer (B, H): state after step T-1
+    private final Tensor[] dnext;    // per layer (B, H): dL/da flowing back into the previous step; dL/dh0 at the end
+    private final Tensor[] boundaries; // per layer ((segments-1)·B, H): block s-1 = state entering segment s
+    private final Tensor[] states;   // per layer ((k+1)·B, H): block 0 = state entering the segment, block i+1 = a at its step i
+    private final Tensor[] dstates;  // per layer (k·B, H): da, then dpre in place, for the segment's steps
+    private final Tensor logits;     // (S·B, V): logits, then dL/dlogits in place
+    private final Tensor losses;     // (S·B, 1)
     private final Tensor lossSum;    // (1, 1)
     private int targetCount;
+    private int residentSegment = -1;  // the segment whose states are in `states`
+    private boolean dlogitsKept;       // one segment, one chunk: forward's dlogits serve the backward pass
 
-    Workspace(Rnn rnn, int batch, int seqLen) {
+    Workspace(Rnn rnn, int batch, int seqLen, Schedule schedule) {
         if (batch <= 0 || seqLen <= 0) {
             throw new IllegalArgumentException("batch and sequence length must be positive, got B=" + batch + " T=" + seqLen);
         }
@@ -45,24 +60,41 @@ public final class Workspace implements AutoCloseable {
         this.cfg = rnn.config();
         this.batch = batch;
         this.seqLen = seqLen;
-        this.rows = batch * seqLen;
+        this.segSteps = schedule.segmentSteps(seqLen);
+        this.segments = (seqLen + segSteps - 1) / segSteps;
+        this.chunkSteps = schedule.chunkSteps(seqLen, batch, cfg.outputSize());
         int h = cfg.hidden();
-        this.inputs = be.alloc(rows, cfg.tokenInput() ? 1 : cfg.inputSize());
-        this.targets = be.alloc(rows, 1);
-        this.states = new Tensor[cfg.layers()];
-        this.dstates = new Tensor[cfg.layers()];
-        for (int l = 0; l < cfg.layers(); l++) {
-            states[l] = be.alloc(rows + batch, h);
-            dstates[l] = be.alloc(rows + batch, h);
+        int layers = cfg.layers();
+        this.inputs = be.alloc(seqLen * batch, cfg.tokenInput() ? 1 : cfg.inputSize());
+        this.targets = be.alloc(seqLen * batch, 1);
+        this.h0 = new Tensor[layers];
+        this.hT = new Tensor[layers];
+        this.dnext = new Tensor[layers];
+        this.boundaries = new Tensor[layers];
+        this.states = new Tensor[layers];
+        this.dstates = new Tensor[layers];
+        for (int l = 0; l < layers; l++) {
+            h0[l] = be.alloc(batch, h);
+            hT[l] = be.alloc(batch, h);
+            dnext[l] = be.alloc(batch, h);
+            boundaries[l] = segments > 1 ? be.alloc((segments - 1) * batch, h) : null;
+            states[l] = be.alloc((segSteps + 1) * batch, h);
+            dstates[l] = be.alloc(segSteps * batch, h);
         }
-        this.logits = be.alloc(rows, cfg.outputSize());
-        this.losses = be.alloc(rows, 1);
+        this.logits = be.alloc(chunkSteps * batch, cfg.outputSize());
+        this.losses = be.alloc(chunkSteps * batch, 1);
         this.lossSum = be.alloc(1, 1);
     }
 
     public int batch() { return batch; }
 
     public int seqLen() { return seqLen; }
+
+    /** Steps per recomputed segment (T with full storage). */
+    public int segmentSteps() { return segSteps; }
+
+    /** Steps whose logits are held at once. */
+    public int chunkSteps() { return chunkSteps; }
 
     /** (T·B, 1) token ids or (T·B, D) features; row t·B + b. */
     public Tensor inputs() { return inputs; }
@@ -71,22 +103,31 @@ public final class Workspace implements AutoCloseable {
     public Tensor targets() { return targets; }
 
     /** Layer l's initial hidden state h0, (B, H). */
-    public Tensor initialState(int layer) { return states[layer].rows(0, batch); }
+    public Tensor initialState(int layer) { return h0[layer]; }
 
     /** Layer l's hidden state after the last step, (B, H). */
-    public Tensor finalState(int layer) { return states[layer].rows(rows, batch); }
-
-    /** Layer l's outputs a_0 … a_{T-1}, (T·B, H). */
-    public Tensor outputs(int layer) { return states[layer].rows(batch, rows); }
-
-    /** Layer l's states a_{-1} … a_{T-2} that feed steps 0 … T-1, (T·B, H). */
-    public Tensor statesBefore(int layer) { return states[layer].rows(0, rows); }
+    public Tensor finalState(int layer) { return hT[layer]; }
 
     /** After {@link #backward}: dL/dh0 of layer l, (B, H). */
-    public Tensor initialStateGrad(int layer) { return dstates[layer].rows(0, batch); }
+    public Tensor initialStateGrad(int layer) { return dnext[layer]; }
 
-    /** After {@link #backward}: dL/dpre_t of layer l for all steps, (T·B, H). */
-    public Tensor preactivationGrads(int layer) { return dstates[layer].rows(batch, rows); }
+    /** With full storage, after {@link #backward}: dL/dpre_t of layer l for all steps, (T·B, H). */
+    public Tensor preactivationGrads(int layer) {
+        requireFullStorage();
+        return dstates[layer].rows(0, seqLen * batch);
+    }
+
+    /** With full storage, after a forward pass: layer l's states a_{-1} … a_{T-2} feeding steps 0 … T-1, (T·B, H). */
+    public Tensor statesBefore(int layer) {
+        requireFullStorage();
+        return states[layer].rows(0, seqLen * batch);
+    }
+
+    private void requireFullStorage() {
+        if (segments != 1) {
+            throw new IllegalStateException("per-step activations are only kept with full storage (checkpoint-every 0)");
+        }
+    }
 
     public void setInputs(float[] values) { be.upload(values, inputs); }
 
@@ -108,94 +149,180 @@ public final class Workspace implements AutoCloseable {
     /** Sets every layer's h0 to zero (start of an epoch). */
     public void resetState() {
         for (int l = 0; l < cfg.layers(); l++) {
-            be.fill(initialState(l), 0f);
+            be.fill(h0[l], 0f);
         }
     }
 
     /** Copies each layer's final state into its h0: truncated BPTT carries the state on. */
     public void carryState() {
         for (int l = 0; l < cfg.layers(); l++) {
-            be.copy(finalState(l), initialState(l));
+            be.copy(hT[l], h0[l]);
         }
     }
 
-    /** Runs the recurrence of every layer over the T steps, leaving a_t in {@link #outputs}. */
-    public void forwardStates() {
+    private int segmentStart(int s) { return s * segSteps; }
+
+    private int segmentLength(int s) { return Math.min(segSteps, seqLen - s * segSteps); }
+
+    private Tensor enteringState(int layer, int s) {
+        return s == 0 ? h0[layer] : boundaries[layer].rows((s - 1) * batch, batch);
+    }
+
+    /** Runs every layer's recurrence over segment s, leaving its states in {@link #states}. */
+    private void runSegment(int s) {
+        int start = segmentStart(s);
+        int len = segmentLength(s);
+        int n = len * batch;
+        residentSegment = s;
         for (int l = 0; l < cfg.layers(); l++) {
             Tensor wax = rnn.param(ParameterLayout.wax(l));  // (H, D_l)
             Tensor waa = rnn.param(ParameterLayout.waa(l));  // (H, H)
             Tensor ba = rnn.param(ParameterLayout.ba(l));    // (1, H)
-            Tensor projected = outputs(l);                    // (T·B, H): x_t·Waxᵀ for all t
+            Tensor st = states[l];
+            be.copy(enteringState(l, s), st.rows(0, batch));
+            Tensor projected = st.rows(batch, n);             // (len·B, H): x_t·Waxᵀ for the segment
             if (l == 0 && cfg.tokenInput()) {
-                be.gatherColumns(inputs, wax, projected);
+                be.gatherColumns(inputs.rows(start * batch, n), wax, projected);
             } else {
-                be.gemm(false, layerInput(l), true, wax, 1f, 0f, projected);
+                be.gemm(false, layerInput(l, start, len), true, wax, 1f, 0f, projected);
             }
-            Tensor s = states[l];
-            for (int t = 0; t < seqLen; t++) {
-                Tensor pre = s.rows((t + 1) * batch, batch);   // (B, H), holds x_t·Waxᵀ
-                be.gemm(false, s.rows(t * batch, batch), true, waa, 1f, 1f, pre);
+            for (int i = 0; i < len; i++) {
+                Tensor pre = st.rows((i + 1) * batch, batch);  // (B, H), holds x_t·Waxᵀ
+                be.gemm(false, st.rows(i * batch, batch), true, waa, 1f, 1f, pre);
                 be.biasTanh(pre, ba);
             }
         }
     }
 
-    /** Inputs of layer l for all steps: the features, or the previous layer's outputs. */
-    private Tensor layerInput(int l) { return l == 0 ? inputs : outputs(l - 1); }
+    /** Inputs of layer l for `len` steps from `start`: the features, or the resident segment's outputs of layer l-1. */
+    private Tensor layerInput(int l, int start, int len) {
+        return l == 0 ? inputs.rows(start * batch, len * batch)
+                : states[l - 1].rows((start - segmentStart(residentSegment) + 1) * batch, len * batch);
+    }
+
+    /** Keeps the state leaving segment s: the next segment's boundary, or the final state. */
+    private void keepLeavingState(int s) {
+        Tensor leaving;
+        for (int l = 0; l < cfg.layers(); l++) {
+            leaving = states[l].rows(segmentLength(s) * batch, batch);
+            be.copy(leaving, s + 1 < segments ? boundaries[l].rows(s * batch, batch) : hT[l]);
+        }
+    }
+
+    /** Runs the recurrence over all T steps without the output layer (sampling, state warm-up). */
+    public void advance() {
+        for (int s = 0; s < segments; s++) {
+            runSegment(s);
+            keepLeavingState(s);
+        }
+        dlogitsKept = false;
+    }
 
     /**
-     * The full forward pass: recurrence, output layer and mean cross-entropy over the targets.
-     * Leaves dL/dlogits ready for {@link #backward}. Returns the mean loss in nats.
+     * The full forward pass: recurrence, output layer and mean cross-entropy over the targets,
+     * chunk by chunk. Returns the mean loss in nats.
      */
     public double forward() {
         if (targetCount == 0) {
             throw new IllegalStateException("no targets set: call setTargets first");
         }
-        forwardStates();
-        Tensor wya = rnn.param("Wya");                        // (V, H)
-        be.gemm(false, outputs(cfg.layers() - 1), true, wya, 1f, 0f, logits);
-        float meanScale = 1f / targetCount; // the loss is exactly meanScale·Σ losses, so its gradient is consistent
-        be.softmaxCrossEntropy(logits, rnn.param("by"), targets, meanScale, logits, losses);
-        be.sumRows(losses, 0f, lossSum);
+        float meanScale = meanScale();
+        be.fill(lossSum, 0f);
+        int chunks = 0;
+        for (int s = 0; s < segments; s++) {
+            runSegment(s);
+            for (int c = 0; c < segmentLength(s); c += chunkSteps) {
+                Tensor dlogits = outputChunk(s, c, Math.min(chunkSteps, segmentLength(s) - c), meanScale);
+                be.sumRows(losses.rows(0, dlogits.rows()), 1f, lossSum);
+                chunks++;
+            }
+            keepLeavingState(s);
+        }
+        dlogitsKept = chunks == 1;
         return be.downloadDoubles(lossSum)[0] * meanScale;
     }
 
-    /** Logits (without the bias by) of the last forward pass, computed from the top layer; (T·B, V). */
-    public Tensor computeLogits() {
-        be.gemm(false, outputs(cfg.layers() - 1), true, rnn.param("Wya"), 1f, 0f, logits);
-        return logits;
+    /** The loss is exactly meanScale·Σ losses, so its gradient uses the same float factor. */
+    private float meanScale() { return 1f / targetCount; }
+
+    /**
+     * Logits and softmax cross-entropy for `len` steps from local step c of resident segment s:
+     * leaves dL/dlogits (len·B, V) in the logits buffer and the losses in {@link #losses}.
+     */
+    private Tensor outputChunk(int s, int c, int len, float meanScale) {
+        int n = len * batch;
+        Tensor top = states[cfg.layers() - 1].rows((c + 1) * batch, n);   // (len·B, H)
+        Tensor lg = logits.rows(0, n);                                      // (len·B, V)
+        be.gemm(false, top, true, rnn.param("Wya"), 1f, 0f, lg);
+        be.softmaxCrossEntropy(lg, rnn.param("by"), targets.rows((segmentStart(s) + c) * batch, n), meanScale,
+                lg, losses.rows(0, n));
+        return lg;
+    }
+
+    /** Logits (without the bias by) after the last step, from the top layer's final state; (B, V). */
+    public Tensor lastStepLogits() {
+        Tensor lg = logits.rows(0, batch);
+        be.gemm(false, hT[cfg.layers() - 1], true, rnn.param("Wya"), 1f, 0f, lg);
+        dlogitsKept = false;
+        return lg;
     }
 
     /** Gradients of the last {@link #forward}'s loss into the Rnn's gradient slab (overwritten) and dL/dh0. */
     public void backward() {
         int top = cfg.layers() - 1;
-        Tensor dlogits = logits;                              // (T·B, V)
-        be.gemm(true, dlogits, false, outputs(top), 1f, 0f, rnn.grad("Wya"));
-        be.sumRows(dlogits, 0f, rnn.grad("by"));
-        be.gemm(false, dlogits, false, rnn.param("Wya"), 1f, 0f, dstates[top].rows(batch, rows));
-        be.fill(initialStateGrad(top), 0f);
-        for (int l = top; l >= 0; l--) {
-            Tensor waa = rnn.param(ParameterLayout.waa(l));   // (H, H)
-            Tensor s = states[l];
-            Tensor ds = dstates[l];
-            for (int t = seqLen - 1; t >= 0; t--) {
-                Tensor dpre = ds.rows((t + 1) * batch, batch); // (B, H): da_t in, dpre_t out
-                be.tanhBackward(s.rows((t + 1) * batch, batch), dpre);
-                be.gemm(false, dpre, false, waa, 1f, 1f, ds.rows(t * batch, batch));
+        float meanScale = meanScale();
+        be.fill(rnn.grads(), 0f);
+        for (int l = 0; l <= top; l++) {
+            be.fill(dnext[l], 0f);
+        }
+        for (int s = segments - 1; s >= 0; s--) {
+            if (residentSegment != s) {
+                runSegment(s);
             }
-            Tensor dpreAll = preactivationGrads(l);          // (T·B, H)
-            be.gemm(true, dpreAll, false, statesBefore(l), 1f, 0f, rnn.grad(ParameterLayout.waa(l)));
-            be.sumRows(dpreAll, 0f, rnn.grad(ParameterLayout.ba(l)));
-            Tensor dwax = rnn.grad(ParameterLayout.wax(l));  // (H, D_l)
+            int len = segmentLength(s);
+            for (int c = lastChunk(len); c >= 0; c -= chunkSteps) {
+                int cl = Math.min(chunkSteps, len - c);
+                Tensor dlogits = dlogitsKept ? logits.rows(0, cl * batch) : outputChunk(s, c, cl, meanScale);
+                Tensor aTop = states[top].rows((c + 1) * batch, cl * batch);               // (cl·B, H)
+                be.gemm(true, dlogits, false, aTop, 1f, 1f, rnn.grad("Wya"));
+                be.sumRows(dlogits, 1f, rnn.grad("by"));
+                be.gemm(false, dlogits, false, rnn.param("Wya"), 1f, 0f, dstates[top].rows(c * batch, cl * batch));
+            }
+            for (int l = top; l >= 0; l--) {
+                backwardLayer(l, s, len);
+            }
+        }
+        dlogitsKept = false;
+    }
+
+    private int lastChunk(int len) { return (len - 1) / chunkSteps * chunkSteps; }
+
+    /** The backward sweep of layer l over resident segment s, then its weight gradients chunk by chunk. */
+    private void backwardLayer(int l, int s, int len) {
+        Tensor waa = rnn.param(ParameterLayout.waa(l));      // (H, H)
+        Tensor st = states[l];
+        Tensor ds = dstates[l];
+        for (int i = len - 1; i >= 0; i--) {
+            Tensor da = ds.rows(i * batch, batch);            // (B, H): da_t in, dpre_t out
+            be.axpy(1f, dnext[l], da);
+            be.tanhBackward(st.rows((i + 1) * batch, batch), da);
+            be.gemm(false, da, false, waa, 1f, 0f, dnext[l]);
+        }
+        int start = segmentStart(s);
+        for (int c = lastChunk(len); c >= 0; c -= chunkSteps) {
+            int cl = Math.min(chunkSteps, len - c);
+            int n = cl * batch;
+            Tensor dpre = ds.rows(c * batch, n);              // (cl·B, H)
+            be.gemm(true, dpre, false, st.rows(c * batch, n), 1f, 1f, rnn.grad(ParameterLayout.waa(l)));
+            be.sumRows(dpre, 1f, rnn.grad(ParameterLayout.ba(l)));
+            Tensor dwax = rnn.grad(ParameterLayout.wax(l)); // (H, D_l)
             if (l == 0 && cfg.tokenInput()) {
-                be.fill(dwax, 0f);
-                be.scatterAddColumns(inputs, dpreAll, dwax);
+                be.scatterAddColumns(inputs.rows((start + c) * batch, n), dpre, dwax);
             } else {
-                be.gemm(true, dpreAll, false, layerInput(l), 1f, 0f, dwax);
+                be.gemm(true, dpre, false, layerInput(l, start + c, cl), 1f, 1f, dwax);
             }
             if (l > 0) {
-                be.gemm(false, dpreAll, false, rnn.param(ParameterLayout.wax(l)), 1f, 0f, dstates[l - 1].rows(batch, rows));
-                be.fill(initialStateGrad(l - 1), 0f);
+                be.gemm(false, dpre, false, rnn.param(ParameterLayout.wax(l)), 1f, 0f, dstates[l - 1].rows(c * batch, n));
             }
         }
     }
@@ -205,6 +332,12 @@ public final class Workspace implements AutoCloseable {
         be.free(inputs);
         be.free(targets);
         for (int l = 0; l < cfg.layers(); l++) {
+            be.free(h0[l]);
+            be.free(hT[l]);
+            be.free(dnext[l]);
+            if (boundaries[l] != null) {
+                be.free(boundaries[l]);
+            }
             be.free(states[l]);
             be.free(dstates[l]);
         }

@@ -27,13 +27,13 @@ public final class Sampler {
             ws.resetState();
             float[] input = new float[1];
             for (int i = 0; i < primeIds.length + length; i++) {
-                int id = i < primeIds.length ? primeIds[i] : draw(be.download(ws.computeLogits()), bias, temperature, random);
+                int id = i < primeIds.length ? primeIds[i] : draw(be.download(ws.lastStepLogits()), bias, temperature, random);
                 if (i >= primeIds.length || prime.isEmpty()) {
                     out.appendCodePoint(vocab.codePoint(id));
                 }
                 input[0] = id;
                 ws.setInputs(input);
-                ws.forwardStates();
+                ws.advance();
                 ws.carryState();
             }
         }
