@@ -236,7 +236,7 @@ public final class SafetensorsFile {
             }
             json.endObject();
             if (json.peek() != JsonToken.END_DOCUMENT) {
-                throw bad(path, "has a corrupt header: text after the JSON object");
+                throw bad(path, "has a corrupt JSON header: text after the JSON object");
             }
         } catch (IOException | IllegalStateException | NumberFormatException e) {
             throw bad(path, "has a corrupt JSON header (" + e.getMessage() + ")");
