@@ -160,11 +160,12 @@ public final class LossCurve {
         double map(double value) { return from + (value - lo) / (hi - lo) * (to - from); }
     }
 
-    /** About five round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi]. */
+    /** At most seven round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi]. */
     static List<Double> ticks(double lo, double hi) {
-        double raw = (hi - lo) / 5;
+        double raw = (hi - lo) / 6;
         double power = Math.pow(10, Math.floor(Math.log10(raw)));
-        double step = raw / power < 1.5 ? power : raw / power < 3.5 ? 2 * power : raw / power < 7.5 ? 5 * power : 10 * power;
+        double ratio = raw / power;
+        double step = (ratio <= 1 ? 1 : ratio <= 2 ? 2 : ratio <= 5 ? 5 : 10) * power;
         List<Double> ticks = new ArrayList<>();
         for (long i = (long) Math.ceil(lo / step); i * step <= hi + step * 1e-9; i++) {
             ticks.add(i * step);
