@@ -1,0 +1,61 @@
+// AtomicFile: replace a file so that a crash at any moment leaves either the old or the new version.
+package bptt.train;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Writes to a temporary sibling {@code .NAME.RANDOM.tmp}, forces it to disk, renames it over
+ * the target with an atomic move and forces the directory. The temporary file is removed if
+ * anything fails; only a killed process can leave one behind (never at the target's name).
+ */
+final class AtomicFile {
+    /** The body that fills the temporary file. */
+    @FunctionalInterface
+    interface Body {
+        void writeTo(FileChannel channel) throws IOException;
+    }
+
+    private AtomicFile() {}
+
+    static void write(Path target, Body body) throws IOException {
+        Path absolute = target.toAbsolutePath();
+        Path dir = absolute.getParent();
+        Path tmp = dir.resolve("." + absolute.getFileName() + "."
+                + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1) + ".tmp");
+        boolean done = false;
+        try {
+            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                body.writeTo(channel);
+                channel.force(true);
+            }
+            Files.move(tmp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            done = true;
+        } finally {
+            if (!done) {
+                Files.deleteIfExists(tmp);
+            }
+        }
+        forceDirectory(dir);
+    }
+
+    /** Makes the rename durable; some platforms cannot open a directory, and then there is nothing to do. */
+    private static void forceDirectory(Path dir) {
+        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+            channel.force(true);
+        } catch (IOException unsupported) {
+            // Not every file system lets a directory be opened or synced; the rename itself is atomic.
+        }
+    }
+
+    /** True for the temporary siblings this class creates for {@code target}. */
+    static boolean isTemporaryFor(Path target, Path candidate) {
+        String name = candidate.getFileName().toString();
+        return name.startsWith("." + target.getFileName() + ".") && name.endsWith(".tmp");
+    }
+}
