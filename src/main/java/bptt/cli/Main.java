@@ -2,6 +2,7 @@
 package bptt.cli;
 
 import bptt.backend.BackendUnavailableException;
+import bptt.train.CheckpointException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,6 +12,8 @@ import picocli.CommandLine.Command;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 TrainCommand.class,
+                EvalCommand.class,
+                SampleCommand.class,
                 GradcheckCommand.class,
         })
 public final class Main implements Runnable {
@@ -32,7 +35,7 @@ public final class Main implements Runnable {
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable cause = ex;
             if (cause instanceof UserError || cause instanceof IllegalArgumentException
-                    || cause instanceof BackendUnavailableException) {
+                    || cause instanceof BackendUnavailableException || cause instanceof CheckpointException) {
                 cmd.getErr().println("error: " + cause.getMessage());
                 return 2;
             }

@@ -1,28 +1,43 @@
-// TrainCommand: `bptt train` trains a character-level language model and reports what it learned.
+// TrainCommand: `bptt train` trains a character-level language model, with checkpoints and resume.
 package bptt.cli;
 
 import bptt.backend.Backend;
+import bptt.rnn.Schedule;
+import bptt.train.Checkpoint;
+import bptt.train.CheckpointIo;
 import bptt.train.Corpus;
+import bptt.train.LossCurve;
 import bptt.train.MetricsLog;
 import bptt.train.Optimizer;
 import bptt.train.TrainSettings;
 import bptt.train.Trainer;
 import bptt.train.TrainingDivergedException;
+import bptt.train.TrainingState;
+import com.google.gson.JsonObject;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import sun.misc.Signal;
 
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = {"Trains a character-level tanh RNN language model with truncated BPTT.",
-                "Without --data it trains on a built-in corpus that needs no download."})
+                "Without --data it trains on a built-in corpus that needs no download.",
+                "Ctrl-C saves a checkpoint and exits; --resume continues bit for bit."})
 public final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--data", description = "UTF-8 text file to learn (default: the built-in corpus).")
+    @Spec
+    CommandSpec spec;
+    @Option(names = "--data", description = "UTF-8 text file to learn (default: the built-in corpus, or the resumed run's data).")
     Path data;
     @Mixin
     BackendOption backendOption;
@@ -34,7 +49,7 @@ public final class TrainCommand implements Callable<Integer> {
     int batch;
     @Option(names = "--seq-len", defaultValue = "64", description = "BPTT window T in steps (default ${DEFAULT-VALUE}).")
     int seqLen;
-    @Option(names = "--steps", defaultValue = "300", description = "Optimizer steps (default ${DEFAULT-VALUE}; 0 = initialise and save only).")
+    @Option(names = "--steps", defaultValue = "300", description = "Total optimizer steps (default ${DEFAULT-VALUE}; 0 = initialise and save only).")
     int steps;
     @Option(names = "--lr", defaultValue = "0.003", description = "Learning rate (default ${DEFAULT-VALUE}).")
     float lr;
@@ -44,48 +59,131 @@ public final class TrainCommand implements Callable<Integer> {
     float clip;
     @Option(names = "--seed", defaultValue = "1", description = "Random seed (default ${DEFAULT-VALUE}).")
     long seed;
-    @Option(names = "--val-fraction", defaultValue = "0.1", description = "Tail of the text held out for validation (default ${DEFAULT-VALUE}).")
+    @Option(names = "--val-fraction", defaultValue = "0.1", description = "Tail of the text held out for validation; 0 = none (default ${DEFAULT-VALUE}).")
     double valFraction;
+    @Option(names = "--checkpoint-every", defaultValue = "0", paramLabel = "auto|K|0",
+            description = "Keep hidden states every K steps and recompute in the backward pass (auto ≈ √T); 0 keeps all (default ${DEFAULT-VALUE}).")
+    String checkpointEvery;
+    @Option(names = "--init-from", description = "Start from this checkpoint's weights (fresh optimizer and position).")
+    Path initFrom;
+    @Option(names = "--resume", description = "Continue this checkpoint's run exactly (weights, optimizer, data position, hidden state).")
+    Path resume;
+    @Option(names = "--save", defaultValue = "runs/model.safetensors", description = "Checkpoint path (default ${DEFAULT-VALUE}); a loss curve .svg is written beside it.")
+    Path save;
+    @Option(names = "--save-every", defaultValue = "500", description = "Steps between checkpoints; 0 = only at the end (default ${DEFAULT-VALUE}).")
+    int saveEvery;
     @Option(names = "--eval-every", defaultValue = "100", description = "Steps between validation passes; 0 = only at the end (default ${DEFAULT-VALUE}).")
     int evalEvery;
     @Option(names = "--sample-every", defaultValue = "0", description = "Steps between printed samples; 0 = never (default ${DEFAULT-VALUE}).")
     int sampleEvery;
-    @Option(names = "--log", description = "Write metrics to this file, one JSON object per line.")
+    @Option(names = "--log", description = "Write metrics to this file, one JSON object per line (appended to on --resume).")
     Path log;
 
     @Override
     public Integer call() {
         PrintStream out = System.out;
+        if (initFrom != null && resume != null) {
+            throw new UserError("--init-from and --resume exclude each other: --resume continues a run, --init-from only takes weights");
+        }
+        Checkpoint resumed = resume == null ? null : CheckpointIo.load(resume);
+        if (resumed != null) {
+            adoptSavedSettings(TrainingState.trainSettings(resumed));
+        }
         TrainSettings settings = new TrainSettings(hidden, layers, batch, seqLen, steps, lr,
-                Optimizer.parseKind(optimizer), clip, seed, valFraction, null, 0, sampleEvery, evalEvery, log);
+                Optimizer.parseKind(optimizer), clip, seed, valFraction, save, saveEvery, sampleEvery, evalEvery, log);
+        Schedule schedule = Schedule.parse(checkpointEvery, seqLen);
         Corpus corpus = data == null ? Corpus.builtin(valFraction) : Corpus.load(data, valFraction);
         AtomicBoolean stop = new AtomicBoolean();
+        Signal.handle(new Signal("INT"), sig -> {
+            if (!stop.getAndSet(true)) {
+                System.err.println("\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)");
+            } else {
+                Runtime.getRuntime().halt(130);
+            }
+        });
         try (Backend backend = backendOption.open();
-             Trainer trainer = new Trainer(backend, corpus, settings);
-             MetricsLog metrics = new MetricsLog(log, false)) {
+             Trainer trainer = new Trainer(backend, corpus, settings, schedule);
+             MetricsLog metrics = new MetricsLog(log, resumed != null)) {
+            if (resumed != null) {
+                TrainingState.resume(trainer, resumed);
+                out.printf(Locale.ROOT, "resumed %s at step %d (epoch %d)%n", resume, trainer.step(), trainer.epoch());
+            } else if (initFrom != null) {
+                TrainingState.loadWeights(trainer, CheckpointIo.load(initFrom));
+                out.println("initialised from the weights of " + initFrom);
+            }
             int vocab = corpus.vocabulary().size();
             out.printf(Locale.ROOT, "data: %s, %d training and %d validation characters, vocabulary %d%n",
                     corpus.source(), corpus.trainTokens().length, corpus.validationTokens().length, vocab);
             out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden, %d parameters; backend %s (%s)%n",
                     layers, hidden, trainer.rnn().layout().total(), backend.name(), backend.deviceDescription());
-            out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s; uniform baseline ln V = %.4f%n",
-                    batch, seqLen, optimizer, lr, clip, Math.log(vocab));
-            Trainer.Summary s = trainer.run(out, metrics, stop::get, () -> { });
+            out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
+                    batch, seqLen, optimizer, lr, clip, trainer.workspace().segmentSteps() == seqLen ? "0 (full storage)"
+                            : Integer.toString(trainer.workspace().segmentSteps()), Math.log(vocab));
+            Trainer.Summary s = trainer.run(out, metrics, stop::get, () -> saveCheckpoint(trainer));
             report(out, s, vocab);
-            return 0;
+            return s.interrupted() ? 130 : 0;
         } catch (TrainingDivergedException e) {
             System.err.println("error: " + e.getMessage());
             return 1;
         }
     }
 
-    private static void report(PrintStream out, Trainer.Summary s, int vocab) {
-        out.printf(Locale.ROOT, "done: steps %d..%d in %.1f s (%.0f tokens/s); loss %.4f -> %.4f nats (%.3f bpc), baseline %.4f%n",
-                s.firstStep() + 1, s.lastStep(), s.seconds(), s.tokensPerSecond(), s.firstLoss(), s.lastLoss(),
-                s.lastLoss() / Math.log(2), Math.log(vocab));
+    /** With --resume, every setting not given on the command line comes from the checkpoint. */
+    private void adoptSavedSettings(JsonObject saved) {
+        if (!given("--data") && saved.has("data") && !saved.get("data").getAsString().startsWith("built-in")) {
+            data = Path.of(saved.get("data").getAsString());
+        }
+        hidden = given("--hidden") ? hidden : saved.get("hidden").getAsInt();
+        layers = given("--layers") ? layers : saved.get("layers").getAsInt();
+        batch = given("--batch") ? batch : saved.get("batch").getAsInt();
+        seqLen = given("--seq-len") ? seqLen : saved.get("seq_len").getAsInt();
+        steps = given("--steps") ? steps : saved.get("steps").getAsInt();
+        lr = given("--lr") ? lr : saved.get("lr").getAsFloat();
+        optimizer = given("--optimizer") ? optimizer : saved.get("optimizer").getAsString();
+        clip = given("--clip") ? clip : saved.get("clip").getAsFloat();
+        seed = given("--seed") ? seed : saved.get("seed").getAsLong();
+        valFraction = given("--val-fraction") ? valFraction : saved.get("val_fraction").getAsDouble();
+        save = given("--save") ? save : resume;
+    }
+
+    private boolean given(String option) {
+        return spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
+    private void saveCheckpoint(Trainer trainer) {
+        Path parent = save.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(parent);
+        } catch (java.io.IOException e) {
+            throw new UserError("cannot create the checkpoint directory " + parent + ": " + e.getMessage());
+        }
+        CheckpointIo.save(save, TrainingState.capture(trainer));
+        trainer.setLastGoodCheckpoint(save.toString());
+        String name = save.getFileName().toString().replaceFirst("\\.safetensors$", "");
+        LossCurve.write(save.resolveSibling(name + ".loss.svg"), "bptt: " + trainer.corpus().source(),
+                points(trainer.history()), points(trainer.validationHistory()));
+    }
+
+    private static List<LossCurve.Point> points(List<double[]> history) {
+        List<LossCurve.Point> points = new ArrayList<>(history.size());
+        for (double[] h : history) {
+            points.add(new LossCurve.Point((long) h[0], h[1]));
+        }
+        return points;
+    }
+
+    private void report(PrintStream out, Trainer.Summary s, int vocab) {
+        if (s.lastStep() > s.firstStep()) {
+            out.printf(Locale.ROOT, "done: steps %d..%d in %.1f s (%.0f tokens/s); loss %.4f -> %.4f nats (%.3f bpc), baseline %.4f%n",
+                    s.firstStep() + 1, s.lastStep(), s.seconds(), s.tokensPerSecond(), s.firstLoss(), s.lastLoss(),
+                    s.lastLoss() / Math.log(2), Math.log(vocab));
+        } else {
+            out.printf(Locale.ROOT, "no steps taken (at step %d of %d)%n", s.lastStep(), steps);
+        }
         if (s.validation() != null) {
             out.printf(Locale.ROOT, "validation: loss %.4f nats, %.3f bpc over %d characters%n",
                     s.validation().loss(), s.validation().bpc(), s.validation().tokens());
         }
+        out.println((s.interrupted() ? "interrupted; " : "") + "checkpoint: " + save + "  (resume: bptt train --resume " + save + ")");
     }
 }

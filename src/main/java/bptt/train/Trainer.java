@@ -4,6 +4,7 @@ package bptt.train;
 import bptt.backend.Backend;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
+import bptt.rnn.Schedule;
 import bptt.rnn.Workspace;
 
 import java.io.PrintStream;
@@ -45,6 +46,11 @@ public final class Trainer implements AutoCloseable {
                           double tokensPerSecond, Evaluation.Result validation, boolean interrupted) { }
 
     public Trainer(Backend backend, Corpus corpus, TrainSettings settings) {
+        this(backend, corpus, settings, Schedule.full());
+    }
+
+    /** A trainer whose BPTT keeps activations as the schedule says (--checkpoint-every). */
+    public Trainer(Backend backend, Corpus corpus, TrainSettings settings, Schedule schedule) {
         this.backend = backend;
         this.corpus = corpus;
         this.settings = settings;
@@ -56,7 +62,7 @@ public final class Trainer implements AutoCloseable {
                     + (streams.streamLength() - 1) + " steps per stream; lower --seq-len or --batch, or use more text");
         }
         this.rnn = new Rnn(backend, config);
-        this.ws = rnn.workspace(settings.batch(), settings.seqLen());
+        this.ws = rnn.workspace(settings.batch(), settings.seqLen(), schedule);
         this.optimizer = new Optimizer(backend, settings.optimizer(), settings.lr(), (int) rnn.layout().total());
         this.inputs = new float[settings.batch() * settings.seqLen()];
         this.targets = new float[settings.batch() * settings.seqLen()];
@@ -211,7 +217,7 @@ public final class Trainer implements AutoCloseable {
             }
         }
         double seconds = (System.nanoTime() - started) / 1e9;
-        if (!interrupted && step > first || settings.steps() == 0) {
+        if (!interrupted) {
             val = validate();
             if (val != null) {
                 Map<String, Object> record = new LinkedHashMap<>();

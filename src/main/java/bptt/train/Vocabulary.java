@@ -28,6 +28,13 @@ public final class Vocabulary {
 
     public int size() { return codePoints.length; }
 
+    /** The code point of each token id, in id order (a copy). */
+    public int[] codePoints() { return codePoints.clone(); }
+
+    public static Vocabulary ofCodePoints(int[] codePoints) {
+        return fromCharacters(new String(codePoints, 0, codePoints.length));
+    }
+
     /** The characters in index order, as one string. */
     public String characters() { return new String(codePoints, 0, codePoints.length); }
 
