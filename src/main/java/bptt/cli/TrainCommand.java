@@ -6,6 +6,9 @@ import bptt.rnn.Schedule;
 import bptt.train.Checkpoint;
 import bptt.train.CheckpointIo;
 import bptt.train.Corpus;
+import bptt.train.Dataset;
+import bptt.train.SyntheticTask;
+import bptt.train.TextDataset;
 import bptt.train.LossCurve;
 import bptt.train.MetricsLog;
 import bptt.train.Optimizer;
@@ -39,6 +42,8 @@ public final class TrainCommand implements Callable<Integer> {
     CommandSpec spec;
     @Option(names = "--data", description = "UTF-8 text file to learn (default: the built-in corpus, or the resumed run's data).")
     Path data;
+    @Option(names = "--task", defaultValue = "text", description = "text (a character model of --data), copy or adding (long-range tasks generated from --seed; default ${DEFAULT-VALUE}).")
+    String task;
     @Mixin
     BackendOption backendOption;
     @Option(names = "--hidden", defaultValue = "128", description = "Hidden size H (default ${DEFAULT-VALUE}).")
@@ -92,7 +97,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainSettings settings = new TrainSettings(hidden, layers, batch, seqLen, steps, lr,
                 Optimizer.parseKind(optimizer), clip, seed, valFraction, save, saveEvery, sampleEvery, evalEvery, log);
         Schedule schedule = Schedule.parse(checkpointEvery, seqLen);
-        Corpus corpus = data == null ? Corpus.builtin(valFraction) : Corpus.load(data, valFraction);
+        Dataset dataset = dataset();
         AtomicBoolean stop = new AtomicBoolean();
         Signal.handle(new Signal("INT"), sig -> {
             if (!stop.getAndSet(true)) {
@@ -102,7 +107,7 @@ public final class TrainCommand implements Callable<Integer> {
             }
         });
         try (Backend backend = backendOption.open();
-             Trainer trainer = new Trainer(backend, corpus, settings, schedule);
+             Trainer trainer = new Trainer(backend, dataset, settings, schedule);
              MetricsLog metrics = new MetricsLog(log, resumed != null)) {
             if (resumed != null) {
                 TrainingState.resume(trainer, resumed);
@@ -111,9 +116,15 @@ public final class TrainCommand implements Callable<Integer> {
                 TrainingState.loadWeights(trainer, CheckpointIo.load(initFrom));
                 out.println("initialised from the weights of " + initFrom);
             }
-            int vocab = corpus.vocabulary().size();
-            out.printf(Locale.ROOT, "data: %s, %d training and %d validation characters, vocabulary %d%n",
-                    corpus.source(), corpus.trainTokens().length, corpus.validationTokens().length, vocab);
+            int vocab = trainer.rnn().config().outputSize();
+            if (dataset instanceof TextDataset text) {
+                Corpus corpus = text.corpus();
+                out.printf(Locale.ROOT, "data: %s, %d training and %d validation characters, vocabulary %d%n",
+                        corpus.source(), corpus.trainTokens().length, corpus.validationTokens().length, vocab);
+            } else {
+                out.printf(Locale.ROOT, "data: %s; chance accuracy %.3f%n", dataset.description(),
+                        ((SyntheticTask) dataset).chanceAccuracy());
+            }
             out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden, %d parameters; backend %s (%s)%n",
                     layers, hidden, trainer.rnn().layout().total(), backend.name(), backend.deviceDescription());
             out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
@@ -128,9 +139,22 @@ public final class TrainCommand implements Callable<Integer> {
         }
     }
 
+    private Dataset dataset() {
+        if (!"text".equalsIgnoreCase(task)) {
+            if (data != null) {
+                throw new UserError("--data is for --task text; the " + task + " task generates its own sequences");
+            }
+            return SyntheticTask.create(task, batch, seqLen, seed);
+        }
+        Corpus corpus = data == null ? Corpus.builtin(valFraction) : Corpus.load(data, valFraction);
+        return new TextDataset(corpus, batch, seqLen);
+    }
+
     /** With --resume, every setting not given on the command line comes from the checkpoint. */
     private void adoptSavedSettings(JsonObject saved) {
-        if (!given("--data") && saved.has("data") && !saved.get("data").getAsString().startsWith("built-in")) {
+        task = given("--task") || !saved.has("task") ? task : saved.get("task").getAsString();
+        if (!given("--data") && "text".equals(task) && saved.has("data")
+                && !saved.get("data").getAsString().startsWith("built-in")) {
             data = Path.of(saved.get("data").getAsString());
         }
         hidden = given("--hidden") ? hidden : saved.get("hidden").getAsInt();
@@ -160,7 +184,7 @@ public final class TrainCommand implements Callable<Integer> {
         CheckpointIo.save(save, TrainingState.capture(trainer));
         trainer.setLastGoodCheckpoint(save.toString());
         String name = save.getFileName().toString().replaceFirst("\\.safetensors$", "");
-        LossCurve.write(save.resolveSibling(name + ".loss.svg"), "bptt: " + trainer.corpus().source(),
+        LossCurve.write(save.resolveSibling(name + ".loss.svg"), "bptt: " + trainer.data().description(),
                 points(trainer.history()), points(trainer.validationHistory()));
     }
 
@@ -181,8 +205,11 @@ public final class TrainCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "no steps taken (at step %d of %d)%n", s.lastStep(), steps);
         }
         if (s.validation() != null) {
-            out.printf(Locale.ROOT, "validation: loss %.4f nats, %.3f bpc over %d characters%n",
+            out.printf(Locale.ROOT, "validation: loss %.4f nats, %.3f bits per target over %d targets%n",
                     s.validation().loss(), s.validation().bpc(), s.validation().tokens());
+            if (!Double.isNaN(s.validation().accuracy())) {
+                out.printf(Locale.ROOT, "validation accuracy: %.3f%n", s.validation().accuracy());
+            }
         }
         out.println((s.interrupted() ? "interrupted; " : "") + "checkpoint: " + save + "  (resume: bptt train --resume " + save + ")");
     }

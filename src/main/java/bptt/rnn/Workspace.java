@@ -259,6 +259,38 @@ public final class Workspace implements AutoCloseable {
         return lg;
     }
 
+    /**
+     * Runs the recurrence and returns, for every row t·B + b, the class with the largest logit
+     * (bias included). Copies each chunk's logits to the host: meant for evaluation, not training.
+     */
+    public int[] predict() {
+        int classes = cfg.outputSize();
+        float[] bias = be.download(rnn.param("by"));
+        int[] predicted = new int[seqLen * batch];
+        for (int s = 0; s < segments; s++) {
+            runSegment(s);
+            for (int c = 0; c < segmentLength(s); c += chunkSteps) {
+                int n = Math.min(chunkSteps, segmentLength(s) - c) * batch;
+                Tensor lg = logits.rows(0, n);                                   // (n, V)
+                be.gemm(false, states[cfg.layers() - 1].rows((c + 1) * batch, n), true, rnn.param("Wya"), 1f, 0f, lg);
+                float[] host = be.download(lg);
+                int row0 = (segmentStart(s) + c) * batch;
+                for (int r = 0; r < n; r++) {
+                    int best = 0;
+                    for (int j = 1; j < classes; j++) {
+                        if (host[r * classes + j] + bias[j] > host[r * classes + best] + bias[best]) {
+                            best = j;
+                        }
+                    }
+                    predicted[row0 + r] = best;
+                }
+            }
+            keepLeavingState(s);
+        }
+        dlogitsKept = false;
+        return predicted;
+    }
+
     /** Logits (without the bias by) after the last step, from the top layer's final state; (B, V). */
     public Tensor lastStepLogits() {
         Tensor lg = logits.rows(0, batch);

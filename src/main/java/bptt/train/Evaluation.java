@@ -7,8 +7,12 @@ import bptt.rnn.Workspace;
 public final class Evaluation {
     private Evaluation() { }
 
-    /** Mean loss in nats and the number of targets it averages. */
-    public record Result(double loss, long tokens) {
+    /** Mean loss in nats, the number of targets it averages, and the argmax accuracy (NaN if not measured). */
+    public record Result(double loss, long tokens, double accuracy) {
+        public Result(double loss, long tokens) {
+            this(loss, tokens, Double.NaN);
+        }
+
         public double bpc() { return loss / Math.log(2); }
     }
 

@@ -16,20 +16,19 @@ import java.util.Map;
 import java.util.function.BooleanSupplier;
 
 /**
- * Trains a character model on a corpus. Each step feeds window i of the B streams, takes the
- * mean cross-entropy, back-propagates through the T steps, clips the gradients' global norm and
- * updates the parameters; the hidden state is carried to the next window and reset at the end
- * of an epoch. The loop state (step, epoch, window, hidden state, optimizer) is what a
+ * Trains a model on a {@link Dataset}. Each step feeds the next (T·B) window, takes the mean
+ * cross-entropy, back-propagates through the T steps, clips the gradients' global norm and
+ * updates the parameters; for text the hidden state is carried to the next window and reset at
+ * the end of an epoch, for synthetic tasks it is reset every window. The loop state (step, epoch, window, hidden state, optimizer) is what a
  * checkpoint saves, so resuming continues bit for bit.
  */
 public final class Trainer implements AutoCloseable {
     private final Backend backend;
-    private final Corpus corpus;
+    private final Dataset data;
     private final TrainSettings settings;
     private final RnnConfig config;
     private final Rnn rnn;
     private final Workspace ws;
-    private final TokenStreams streams;
     private final Optimizer optimizer;
     private final float[] inputs;
     private final float[] targets;
@@ -46,25 +45,27 @@ public final class Trainer implements AutoCloseable {
                           double tokensPerSecond, Evaluation.Result validation, boolean interrupted) { }
 
     public Trainer(Backend backend, Corpus corpus, TrainSettings settings) {
-        this(backend, corpus, settings, Schedule.full());
+        this(backend, new TextDataset(corpus, settings.batch(), settings.seqLen()), settings, Schedule.full());
+    }
+
+    public Trainer(Backend backend, Corpus corpus, TrainSettings settings, Schedule schedule) {
+        this(backend, new TextDataset(corpus, settings.batch(), settings.seqLen()), settings, schedule);
     }
 
     /** A trainer whose BPTT keeps activations as the schedule says (--checkpoint-every). */
-    public Trainer(Backend backend, Corpus corpus, TrainSettings settings, Schedule schedule) {
-        this.backend = backend;
-        this.corpus = corpus;
-        this.settings = settings;
-        this.config = RnnConfig.charModel(corpus.vocabulary().size(), settings.hidden(), settings.layers());
-        this.streams = new TokenStreams(corpus.trainTokens(), settings.batch());
-        if (settings.seqLen() > streams.streamLength() - 1) {
-            throw new IllegalArgumentException("--seq-len " + settings.seqLen() + " is longer than the data: "
-                    + corpus.trainTokens().length + " training tokens in " + settings.batch() + " streams give "
-                    + (streams.streamLength() - 1) + " steps per stream; lower --seq-len or --batch, or use more text");
+    public Trainer(Backend backend, Dataset data, TrainSettings settings, Schedule schedule) {
+        if (data.batch() != settings.batch() || data.seqLen() != settings.seqLen()) {
+            throw new IllegalArgumentException("dataset windows (" + data.batch() + "," + data.seqLen()
+                    + ") differ from --batch " + settings.batch() + " --seq-len " + settings.seqLen());
         }
+        this.backend = backend;
+        this.data = data;
+        this.settings = settings;
+        this.config = data.model(settings.hidden(), settings.layers());
         this.rnn = new Rnn(backend, config);
         this.ws = rnn.workspace(settings.batch(), settings.seqLen(), schedule);
         this.optimizer = new Optimizer(backend, settings.optimizer(), settings.lr(), (int) rnn.layout().total());
-        this.inputs = new float[settings.batch() * settings.seqLen()];
+        this.inputs = new float[(int) ws.inputs().size()];
         this.targets = new float[settings.batch() * settings.seqLen()];
         rnn.initialize(settings.seed());
         ws.resetState();
@@ -76,7 +77,7 @@ public final class Trainer implements AutoCloseable {
 
     public Optimizer optimizer() { return optimizer; }
 
-    public Corpus corpus() { return corpus; }
+    public Dataset data() { return data; }
 
     public TrainSettings settings() { return settings; }
 
@@ -92,9 +93,9 @@ public final class Trainer implements AutoCloseable {
 
     /** Restores the loop position (the caller restores weights, optimizer state and hidden state). */
     public void restorePosition(int step, int epoch, int window) {
-        if (window < 0 || window >= streams.windows(settings.seqLen())) {
+        if (window < 0 || window >= data.windowsPerEpoch()) {
             throw new IllegalArgumentException("checkpoint data position window " + window
-                    + " does not fit this data and --batch/--seq-len (" + streams.windows(settings.seqLen()) + " windows)");
+                    + " does not fit this data and --batch/--seq-len (" + data.windowsPerEpoch() + " windows)");
         }
         this.step = step;
         this.epoch = epoch;
@@ -106,10 +107,10 @@ public final class Trainer implements AutoCloseable {
 
     /** One optimizer step on the next window; returns the window's mean loss. */
     public double trainStep() {
-        if (window == 0) {
+        if (window == 0 || !data.carriesState()) {
             ws.resetState();
         }
-        streams.fill(window, settings.seqLen(), inputs, targets);
+        data.fill(epoch, window, inputs, targets);
         ws.setInputs(inputs);
         ws.setTargets(targets);
         double loss = ws.forward();
@@ -126,10 +127,10 @@ public final class Trainer implements AutoCloseable {
         optimizer.step(rnn.params(), rnn.grads(), scale);
         step = next;
         window++;
-        if (window == streams.windows(settings.seqLen())) {
+        if (window == data.windowsPerEpoch()) {
             window = 0;
             epoch++;
-        } else {
+        } else if (data.carriesState()) {
             ws.carryState();
         }
         history.add(new double[]{step, loss});
@@ -147,20 +148,19 @@ public final class Trainer implements AutoCloseable {
                 + ". Try a lower --lr or a --clip such as 5.");
     }
 
-    /** Validation loss over the held-out tail, with the training hidden state kept aside. */
+    /** The held-out score, with the training hidden state kept aside; null when there is no held-out data. */
     public Evaluation.Result validate() {
-        if (corpus.validationTokens().length / settings.batch() < 2) {
-            return null;
-        }
         float[][] kept = new float[config.layers()][];
         for (int l = 0; l < config.layers(); l++) {
             kept[l] = backend.download(ws.initialState(l));
         }
-        Evaluation.Result result = Evaluation.evaluate(ws, corpus.validationTokens());
+        Evaluation.Result result = data.validate(ws);
         for (int l = 0; l < config.layers(); l++) {
             backend.upload(kept[l], ws.initialState(l));
         }
-        valHistory.add(new double[]{step, result.loss()});
+        if (result != null) {
+            valHistory.add(new double[]{step, result.loss()});
+        }
         return result;
     }
 
@@ -202,13 +202,17 @@ public final class Trainer implements AutoCloseable {
                     if (val != null) {
                         record.put("val_loss", val.loss());
                         record.put("val_bpc", val.bpc());
-                        progress.println(String.format(Locale.ROOT, "step %d: validation loss %.4f (%.3f bpc)",
-                                step, val.loss(), val.bpc()));
+                        if (!Double.isNaN(val.accuracy())) {
+                            record.put("val_accuracy", val.accuracy());
+                        }
+                        progress.println(String.format(Locale.ROOT, "step %d: validation loss %.4f (%.3f bpc)%s",
+                                step, val.loss(), val.bpc(), Double.isNaN(val.accuracy()) ? ""
+                                        : String.format(Locale.ROOT, ", accuracy %.3f", val.accuracy())));
                     }
                 }
                 log.write(record);
-                if (settings.sampleEvery() > 0 && step % settings.sampleEvery() == 0) {
-                    String text = Sampler.sample(rnn, corpus.vocabulary(), "", 200, 0.8, settings.seed() + step);
+                if (settings.sampleEvery() > 0 && step % settings.sampleEvery() == 0 && data.vocabulary() != null) {
+                    String text = Sampler.sample(rnn, data.vocabulary(), "", 200, 0.8, settings.seed() + step);
                     progress.println("---- sample at step " + step + " ----\n" + text + "\n----");
                 }
                 if (settings.saveEvery() > 0 && step % settings.saveEvery() == 0 && step < settings.steps()) {
@@ -224,6 +228,9 @@ public final class Trainer implements AutoCloseable {
                 record.put("step", step);
                 record.put("val_loss", val.loss());
                 record.put("val_bpc", val.bpc());
+                if (!Double.isNaN(val.accuracy())) {
+                    record.put("val_accuracy", val.accuracy());
+                }
                 log.write(record);
             }
         }

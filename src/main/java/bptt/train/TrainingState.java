@@ -48,12 +48,13 @@ public final class TrainingState {
         }
         extras.put("metrics.history", new TensorData(new int[]{history.size(), 2}, hist));
         Map<String, String> meta = new LinkedHashMap<>();
-        meta.put("train", settingsJson(s, trainer.corpus().source()));
+        meta.put("train", settingsJson(s, trainer.data()));
         meta.put("step", Integer.toString(trainer.step()));
         meta.put("epoch", Integer.toString(trainer.epoch()));
         meta.put("window", Integer.toString(trainer.window()));
         meta.put("rng", "{\"sampling\":\"seed+step\",\"seed\":" + s.seed() + "}");
-        return new Checkpoint(config, trainer.corpus().vocabulary().codePoints(), be.download(trainer.rnn().params()),
+        Vocabulary vocab = trainer.data().vocabulary();
+        return new Checkpoint(config, vocab == null ? null : vocab.codePoints(), be.download(trainer.rnn().params()),
                 extras, meta);
     }
 
@@ -125,12 +126,15 @@ public final class TrainingState {
                     + here.layers() + " × " + here.hidden() + " with " + here.outputSize()
                     + "; pass the checkpoint's --hidden/--layers and the data it was trained on");
         }
-        checkpoint.requireVocab(trainer.corpus().vocabulary().codePoints());
+        if (trainer.data().vocabulary() != null) {
+            checkpoint.requireVocab(trainer.data().vocabulary().codePoints());
+        }
     }
 
-    private static String settingsJson(TrainSettings s, String data) {
+    private static String settingsJson(TrainSettings s, Dataset data) {
         JsonObject o = new JsonObject();
-        o.addProperty("data", data);
+        o.addProperty("task", data.kind());
+        o.addProperty("data", data instanceof TextDataset text ? text.corpus().source() : data.description());
         o.addProperty("hidden", s.hidden());
         o.addProperty("layers", s.layers());
         o.addProperty("batch", s.batch());

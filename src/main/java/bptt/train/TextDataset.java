@@ -1,0 +1,64 @@
+// TextDataset: a character corpus as truncated-BPTT windows over B contiguous streams.
+package bptt.train;
+
+import bptt.rnn.RnnConfig;
+import bptt.rnn.Workspace;
+
+/** Training windows from the corpus's training split; validation over its held-out tail. */
+public final class TextDataset implements Dataset {
+    private final Corpus corpus;
+    private final TokenStreams streams;
+    private final int seqLen;
+
+    public TextDataset(Corpus corpus, int batch, int seqLen) {
+        this.corpus = corpus;
+        this.streams = new TokenStreams(corpus.trainTokens(), batch);
+        this.seqLen = seqLen;
+        if (seqLen > streams.streamLength() - 1) {
+            throw new IllegalArgumentException("--seq-len " + seqLen + " is longer than the data: "
+                    + corpus.trainTokens().length + " training tokens in " + batch + " streams give "
+                    + (streams.streamLength() - 1) + " steps per stream; lower --seq-len or --batch, or use more text");
+        }
+    }
+
+    public Corpus corpus() { return corpus; }
+
+    @Override
+    public String description() { return corpus.source(); }
+
+    @Override
+    public String kind() { return "text"; }
+
+    @Override
+    public RnnConfig model(int hidden, int layers) {
+        return RnnConfig.charModel(corpus.vocabulary().size(), hidden, layers);
+    }
+
+    @Override
+    public int batch() { return streams.batch(); }
+
+    @Override
+    public int seqLen() { return seqLen; }
+
+    @Override
+    public int windowsPerEpoch() { return streams.windows(seqLen); }
+
+    @Override
+    public void fill(int epoch, int window, float[] inputs, float[] targets) {
+        streams.fill(window, seqLen, inputs, targets);
+    }
+
+    @Override
+    public boolean carriesState() { return true; }
+
+    @Override
+    public Vocabulary vocabulary() { return corpus.vocabulary(); }
+
+    @Override
+    public Evaluation.Result validate(Workspace ws) {
+        if (corpus.validationTokens().length / ws.batch() < 2) {
+            return null;
+        }
+        return Evaluation.evaluate(ws, corpus.validationTokens());
+    }
+}
