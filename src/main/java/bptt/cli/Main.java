@@ -9,6 +9,8 @@ import picocli.CommandLine.Command;
         description = "Trains recurrent neural networks with backpropagation through time.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                DevicesCommand.class,
+                ConformanceCommand.class,
         })
 public final class Main implements Runnable {
 
