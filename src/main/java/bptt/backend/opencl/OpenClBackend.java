@@ -134,7 +134,7 @@ public final class OpenClBackend extends AbstractBackend {
         this.program = p;
     }
 
-    /** Builds the program; a compiler error becomes an exception carrying the build log. */
+    /** Builds the program; a compiler error makes the backend unavailable, with the build log in the message. */
     private cl_program build(String source) {
         cl_program p = CL.clCreateProgramWithSource(context, 1, new String[]{source}, null, null);
         try {
@@ -142,9 +142,10 @@ public final class OpenClBackend extends AbstractBackend {
         } catch (CLException e) {
             String log = buildLog(p);
             CL.clReleaseProgram(p);
-            throw new KernelBuildException("OpenCL kernels (kernels/" + KernelSource.BODIES + ") failed to build on "
-                    + device.name() + " [" + device.platformName() + "]: " + CL.stringFor_errorCode(e.getStatus())
-                    + "\n--- build log ---\n" + log.strip() + "\n---", e);
+            throw new BackendUnavailableException("opencl", "the kernels (kernels/" + KernelSource.BODIES
+                    + ") failed to build on " + device.name() + " [" + device.platformName() + "]: "
+                    + CL.stringFor_errorCode(e.getStatus()) + "; report this with the build log below, or pick"
+                    + " another device with --device (see 'bptt devices')\n--- build log ---\n" + log.strip() + "\n---");
         }
         return p;
     }
@@ -158,13 +159,6 @@ public final class OpenClBackend extends AbstractBackend {
             return OpenClDevices.cString(buffer);
         } catch (CLException e) {
             return "(no build log: " + e.getMessage() + ")";
-        }
-    }
-
-    /** The kernels of kernels/ did not compile for this device. */
-    public static final class KernelBuildException extends RuntimeException {
-        KernelBuildException(String message, Throwable cause) {
-            super(message, cause);
         }
     }
 
