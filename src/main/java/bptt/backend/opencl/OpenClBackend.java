@@ -96,6 +96,8 @@ public final class OpenClBackend extends AbstractBackend {
         return new OpenClBackend(devices.get(chosen), source);
     }
 
+    /** clCreateCommandQueue is deprecated since OpenCL 2.0 but is the only call OpenCL 1.2 drivers have. */
+    @SuppressWarnings("deprecation")
     private OpenClBackend(OpenClDevices.Device device, String source) {
         this.device = device;
         CL.setExceptionsEnabled(true);
