@@ -82,7 +82,10 @@ public final class OpenClBackend extends AbstractBackend {
             throw new BackendUnavailableException("opencl", availability.reason());
         }
         List<OpenClDevices.Device> devices = OpenClDevices.list();
-        int chosen = index < 0 ? OpenClDevices.defaultIndex(devices) : index;
+        if (index < -1) {
+            throw new IllegalArgumentException("device index must be 0 or more, got " + index);
+        }
+        int chosen = index == -1 ? OpenClDevices.defaultIndex(devices) : index;
         if (chosen >= devices.size()) {
             throw new IllegalArgumentException("OpenCL device " + index + " does not exist; there are " + devices.size()
                     + " (0.." + (devices.size() - 1) + "), see 'bptt devices'");
