@@ -15,6 +15,8 @@ import picocli.CommandLine.Command;
                 EvalCommand.class,
                 SampleCommand.class,
                 GradcheckCommand.class,
+                DevicesCommand.class,
+                ConformanceCommand.class,
         })
 public final class Main implements Runnable {
 
