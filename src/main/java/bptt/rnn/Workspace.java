@@ -117,6 +117,12 @@ public final class Workspace implements AutoCloseable {
         return dstates[layer].rows(0, seqLen * batch);
     }
 
+    /** With full storage, after a forward pass: layer l's outputs a_0 … a_{T-1}, (T·B, H). */
+    public Tensor outputs(int layer) {
+        requireFullStorage();
+        return states[layer].rows(batch, seqLen * batch);
+    }
+
     /** With full storage, after a forward pass: layer l's states a_{-1} … a_{T-2} feeding steps 0 … T-1, (T·B, H). */
     public Tensor statesBefore(int layer) {
         requireFullStorage();
