@@ -27,7 +27,8 @@ public final class Main implements Runnable {
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable cause = ex;
             if (cause instanceof UserError || cause instanceof IllegalArgumentException
-                    || cause instanceof bptt.backend.BackendUnavailableException) {
+                    || cause instanceof bptt.backend.BackendUnavailableException
+                    || cause instanceof bptt.backend.DeviceOutOfMemoryException) {
                 cmd.getErr().println("error: " + cause.getMessage());
                 return 2;
             }
