@@ -1,6 +1,8 @@
 // Main: the bptt command line (picocli); each subcommand is its own class in this package.
 package bptt.cli;
 
+import bptt.backend.BackendUnavailableException;
+import bptt.backend.DeviceOutOfMemoryException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,6 +11,8 @@ import picocli.CommandLine.Command;
         description = "Trains recurrent neural networks with backpropagation through time.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                TrainCommand.class,
+                GradcheckCommand.class,
         })
 public final class Main implements Runnable {
 
@@ -24,11 +28,13 @@ public final class Main implements Runnable {
     /** Runs the command line and returns its exit code (0 ok, 1 failed check, 2 bad input). */
     public static int execute(String... args) {
         CommandLine cli = new CommandLine(new Main());
+        cli.setOut(new java.io.PrintWriter(System.out, true));
+        cli.setErr(new java.io.PrintWriter(System.err, true));
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable cause = ex;
             if (cause instanceof UserError || cause instanceof IllegalArgumentException
-                    || cause instanceof bptt.backend.BackendUnavailableException
-                    || cause instanceof bptt.backend.DeviceOutOfMemoryException) {
+                    || cause instanceof BackendUnavailableException
+                    || cause instanceof DeviceOutOfMemoryException) {
                 cmd.getErr().println("error: " + cause.getMessage());
                 return 2;
             }

@@ -79,6 +79,9 @@ public final class Workspace implements AutoCloseable {
     /** Layer l's outputs a_0 … a_{T-1}, (T·B, H). */
     public Tensor outputs(int layer) { return states[layer].rows(batch, rows); }
 
+    /** Layer l's states a_{-1} … a_{T-2} that feed steps 0 … T-1, (T·B, H). */
+    public Tensor statesBefore(int layer) { return states[layer].rows(0, rows); }
+
     /** After {@link #backward}: dL/dh0 of layer l, (B, H). */
     public Tensor initialStateGrad(int layer) { return dstates[layer].rows(0, batch); }
 
@@ -151,9 +154,10 @@ public final class Workspace implements AutoCloseable {
         forwardStates();
         Tensor wya = rnn.param("Wya");                        // (V, H)
         be.gemm(false, outputs(cfg.layers() - 1), true, wya, 1f, 0f, logits);
-        be.softmaxCrossEntropy(logits, rnn.param("by"), targets, 1f / targetCount, logits, losses);
+        float meanScale = 1f / targetCount; // the loss is exactly meanScale·Σ losses, so its gradient is consistent
+        be.softmaxCrossEntropy(logits, rnn.param("by"), targets, meanScale, logits, losses);
         be.sumRows(losses, 0f, lossSum);
-        return be.downloadDoubles(lossSum)[0] / targetCount;
+        return be.downloadDoubles(lossSum)[0] * meanScale;
     }
 
     /** Logits (without the bias by) of the last forward pass, computed from the top layer; (T·B, V). */
@@ -180,7 +184,7 @@ public final class Workspace implements AutoCloseable {
                 be.gemm(false, dpre, false, waa, 1f, 1f, ds.rows(t * batch, batch));
             }
             Tensor dpreAll = preactivationGrads(l);          // (T·B, H)
-            be.gemm(true, dpreAll, false, s.rows(0, rows), 1f, 0f, rnn.grad(ParameterLayout.waa(l)));
+            be.gemm(true, dpreAll, false, statesBefore(l), 1f, 0f, rnn.grad(ParameterLayout.waa(l)));
             be.sumRows(dpreAll, 0f, rnn.grad(ParameterLayout.ba(l)));
             Tensor dwax = rnn.grad(ParameterLayout.wax(l));  // (H, D_l)
             if (l == 0 && cfg.tokenInput()) {

@@ -1,0 +1,21 @@
+// BackendOption: the --backend/--device flags shared by every command that runs a model.
+package bptt.cli;
+
+import bptt.backend.Backend;
+import bptt.backend.Backends;
+import picocli.CommandLine.Option;
+
+/** Mixin: {@code --backend auto|cuda|opencl|cpu|cpu-ref} and {@code --device N}. */
+public final class BackendOption {
+    @Option(names = "--backend", defaultValue = "auto",
+            description = "auto (cuda, then OpenCL on a GPU, then cpu), cuda, opencl, cpu or cpu-ref (default ${DEFAULT-VALUE}).")
+    String backend;
+
+    @Option(names = "--device", defaultValue = "-1",
+            description = "Device index within the backend (see 'bptt devices'); -1 = its default.")
+    int device;
+
+    public Backend open() {
+        return Backends.open(backend, device);
+    }
+}
