@@ -2,6 +2,7 @@
 package bptt.backend;
 
 import bptt.backend.cuda.CudaProvider;
+import bptt.backend.opencl.OpenClProvider;
 import bptt.backend.ref.CpuRefBackend;
 
 import java.util.ArrayList;
@@ -16,6 +17,7 @@ public final class Backends {
     public static List<BackendProvider> providers() {
         List<BackendProvider> list = new ArrayList<>();
         list.add(new CudaProvider());
+        list.add(new OpenClProvider());
         list.add(new BackendProvider() {
             @Override
             public String name() { return "cpu-ref"; }

@@ -1,0 +1,77 @@
+// ModelCheck: a whole forward + backward of bptt.rnn.Workspace, compared output by output with cpu-ref.
+package bptt.conformance;
+
+import bptt.backend.Backend;
+import bptt.rnn.Rnn;
+import bptt.rnn.RnnConfig;
+import bptt.rnn.Workspace;
+import bptt.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * One training step's math on a (B, H, V, T) problem with L layers and token or dense input:
+ * parameters from {@link Rnn#initialize}, random h0, inputs and targets (about one in eight
+ * targets is -1), every activation and gradient buffer poisoned with NaN first. Compares the
+ * loss, every layer's outputs a_t, the whole gradient slab and dL/dh0.
+ */
+public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen) implements Check {
+
+    /** Gradients pass through T steps and T·B-long GEMMs: judged relative to their largest magnitude. */
+    private static final Tolerance STATES = Tolerance.scaled(2e-5, 1e-4);
+    private static final Tolerance GRADS = Tolerance.scaled(1e-4, 1e-3);
+
+    @Override
+    public String name() { return "model " + (tokenInput ? "token" : "dense") + " L=" + layers; }
+
+    @Override
+    public String shape() { return "B=" + batch + " H=" + hidden + " V=" + vocab + " T=" + seqLen; }
+
+    @Override
+    public List<Output> run(Backend be, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        RnnConfig config = new RnnConfig(vocab, tokenInput, hidden, layers, vocab);
+        int rows = batch * seqLen;
+        try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen)) {
+            rnn.initialize(random.nextLong());
+            float[] inputs = new float[tokenInput ? rows : rows * vocab];
+            for (int i = 0; i < inputs.length; i++) {
+                inputs[i] = tokenInput ? random.nextInt(vocab) : (float) random.nextGaussian();
+            }
+            float[] targets = new float[rows];
+            for (int i = 0; i < rows; i++) {
+                targets[i] = random.nextInt(8) == 0 ? -1 : random.nextInt(vocab);
+            }
+            targets[0] = random.nextInt(vocab);
+            ws.setInputs(inputs);
+            ws.setTargets(targets);
+            for (int l = 0; l < layers; l++) {
+                float[] h0 = new float[batch * hidden];
+                for (int i = 0; i < h0.length; i++) {
+                    h0[i] = (float) (0.5 * random.nextGaussian());
+                }
+                be.upload(h0, ws.initialState(l));
+                poison(be, ws.outputs(l));
+                poison(be, ws.preactivationGrads(l));
+                poison(be, ws.initialStateGrad(l));
+            }
+            poison(be, rnn.grads());
+            float loss = (float) ws.forward();
+            ws.backward();
+            List<Output> outputs = new ArrayList<>();
+            outputs.add(new Output("loss", new float[]{loss}, Tolerance.of(0, 1e-5)));
+            for (int l = 0; l < layers; l++) {
+                outputs.add(new Output("a" + l, be.download(ws.outputs(l)), STATES));
+            }
+            outputs.add(new Output("grads", be.download(rnn.grads()), GRADS));
+            for (int l = 0; l < layers; l++) {
+                outputs.add(new Output("dh0_" + l, be.download(ws.initialStateGrad(l)), GRADS));
+            }
+            return outputs;
+        }
+    }
+
+    private static void poison(Backend be, Tensor t) { be.upload(Scratch.nans((int) t.size()), t); }
+}
