@@ -57,7 +57,7 @@ public final class CudaBackend extends AbstractBackend {
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final String description;
     private CUmodule module;
-    private CudaMemory scratch;   // (1, SUM_PARTS + 1): sum-of-squares partials, then the total
+    private Tensor scratch;       // (1, SUM_PARTS + 1): sum-of-squares partials, then the total
     private boolean closed;
 
     /** One allocation on this backend's device. */
@@ -113,8 +113,9 @@ public final class CudaBackend extends AbstractBackend {
             this.description = info.name() + " (sm_" + info.major() + info.minor() + ", "
                     + CudaErrors.bytes(info.totalBytes()) + "), driver CUDA " + CudaProbe.cudaVersion(driverVersion)
                     + ", NVRTC " + NvrtcCompiler.version() + ", cuBLAS " + cublasVersion[0];
-            this.scratch = new CudaMemory(this, LaunchConfig.SUM_PARTS + 1L);
-            deviceAlloc(scratch);
+            CudaMemory scratchMemory = new CudaMemory(this, LaunchConfig.SUM_PARTS + 1L);
+            deviceAlloc(scratchMemory);
+            this.scratch = new Tensor(scratchMemory, 0, 1, LaunchConfig.SUM_PARTS + 1, LaunchConfig.SUM_PARTS + 1);
             ok = true;
         } finally {
             if (!ok) {
@@ -224,36 +225,6 @@ public final class CudaBackend extends AbstractBackend {
 
     // ---- kernels ---------------------------------------------------------------------------
 
-    /** Kernel arguments in ABI order: each buffer as (pointer, int offset in floats), then ints, then floats. */
-    private static final class Args {
-        private final List<Pointer> list = new ArrayList<>();
-        private final String kernel;
-
-        Args(String kernel) { this.kernel = kernel; }
-
-        Args buf(Tensor t) { return buf(mem(t), t.offset(), t.size()); }
-
-        Args buf(CudaMemory m, long offset, long size) {
-            if (offset + size > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("kernel " + kernel + ": a buffer reaching element " + (offset + size)
-                        + " is beyond the kernels' 32-bit int offsets (2^31-1 floats); use a smaller model or batch");
-            }
-            list.add(Pointer.to(m.ptr));
-            list.add(Pointer.to(new int[] {(int) offset}));
-            return this;
-        }
-
-        Args i(long value) {
-            list.add(Pointer.to(new int[] {Math.toIntExact(value)}));
-            return this;
-        }
-
-        Args f(float value) {
-            list.add(Pointer.to(new float[] {value}));
-            return this;
-        }
-    }
-
     private CUfunction function(String kernel) {
         CUfunction f = functions.get(kernel);
         if (f == null) {
@@ -283,113 +254,95 @@ public final class CudaBackend extends AbstractBackend {
         return m;
     }
 
-    private void launch(LaunchConfig cfg, Args args) {
+    /** Queues one kernel on the stream; every buffer becomes (device pointer, int offset), as the ABI says. */
+    private void launch(KernelCall call) {
+        LaunchConfig cfg = call.launch();
         if (cfg.isEmpty()) {
             return;
         }
         bind();
-        CUfunction f = function(cfg.kernel());
+        CUfunction f = function(call.kernel());
+        List<Pointer> params = new ArrayList<>();
+        for (KernelCall.Arg arg : call.args()) {
+            switch (arg.kind()) {
+                case BUFFER -> {
+                    params.add(Pointer.to(((CudaMemory) arg.memory()).ptr));
+                    params.add(Pointer.to(new int[] {arg.intValue()}));
+                }
+                case INT -> params.add(Pointer.to(new int[] {arg.intValue()}));
+                case FLOAT -> params.add(Pointer.to(new float[] {arg.floatValue()}));
+            }
+        }
         CudaErrors.check(JCudaDriver.cuLaunchKernel(f, cfg.grid(), 1, 1, cfg.block(), 1, 1, cfg.sharedBytes(), stream,
-                Pointer.to(args.list.toArray(new Pointer[0])), null), "kernel " + cfg);
+                Pointer.to(params.toArray(new Pointer[0])), null), "kernel " + cfg);
         if (SYNC_EACH_LAUNCH) {
             CudaErrors.check(JCudaDriver.cuStreamSynchronize(stream), "kernel " + cfg + " (execution)");
         }
     }
 
     @Override
-    protected void fillHook(Tensor x, float value) {
-        launch(LaunchConfig.elementwise("fill", x.size(), limits), new Args("fill").buf(x).i(x.size()).f(value));
-    }
+    protected void fillHook(Tensor x, float value) { launch(KernelCall.fill(x, value, limits)); }
 
     @Override
-    protected void copyHook(Tensor src, Tensor dst) {
-        launch(LaunchConfig.elementwise("copy", src.size(), limits), new Args("copy").buf(src).buf(dst).i(src.size()));
-    }
+    protected void copyHook(Tensor src, Tensor dst) { launch(KernelCall.copy(src, dst, limits)); }
 
     @Override
-    protected void axpyHook(float alpha, Tensor x, Tensor y) {
-        launch(LaunchConfig.elementwise("axpy", x.size(), limits),
-                new Args("axpy").buf(x).buf(y).i(x.size()).f(alpha));
-    }
+    protected void axpyHook(float alpha, Tensor x, Tensor y) { launch(KernelCall.axpy(alpha, x, y, limits)); }
 
     @Override
-    protected void scaleHook(float alpha, Tensor x) {
-        launch(LaunchConfig.elementwise("scale", x.size(), limits), new Args("scale").buf(x).i(x.size()).f(alpha));
-    }
+    protected void scaleHook(float alpha, Tensor x) { launch(KernelCall.scale(alpha, x, limits)); }
 
     @Override
-    protected void biasTanhHook(Tensor x, Tensor bias) {
-        launch(LaunchConfig.biasTanh(x.rows(), x.cols(), limits),
-                new Args("bias_tanh").buf(x).buf(bias).i(x.rows()).i(x.cols()));
-    }
+    protected void biasTanhHook(Tensor x, Tensor bias) { launch(KernelCall.biasTanh(x, bias, limits)); }
 
     @Override
-    protected void tanhBackwardHook(Tensor a, Tensor da) {
-        launch(LaunchConfig.elementwise("tanh_backward", a.size(), limits),
-                new Args("tanh_backward").buf(a).buf(da).i(a.size()));
-    }
+    protected void tanhBackwardHook(Tensor a, Tensor da) { launch(KernelCall.tanhBackward(a, da, limits)); }
 
     @Override
-    protected void sumRowsHook(Tensor x, float beta, Tensor out) {
-        launch(LaunchConfig.sumRows(x.cols(), limits),
-                new Args("sum_rows").buf(x).buf(out).i(x.rows()).i(x.cols()).f(beta));
-    }
+    protected void sumRowsHook(Tensor x, float beta, Tensor out) { launch(KernelCall.sumRows(x, beta, out, limits)); }
 
     @Override
     protected void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
                                            Tensor dlogits, Tensor losses) {
-        launch(LaunchConfig.softmaxCrossEntropy(logits.rows(), limits),
-                new Args("softmax_cross_entropy").buf(logits).buf(bias).buf(targets).buf(dlogits).buf(losses)
-                        .i(logits.rows()).i(logits.cols()).f(gradScale));
+        launch(KernelCall.softmaxCrossEntropy(logits, bias, targets, gradScale, dlogits, losses, limits));
     }
 
     @Override
     protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
-        launch(LaunchConfig.gatherColumns(out.rows(), out.cols(), limits),
-                new Args("gather_columns").buf(ids).buf(table).buf(out).i(out.rows()).i(out.cols()).i(table.cols()));
+        launch(KernelCall.gatherColumns(ids, table, out, limits));
     }
 
     @Override
     protected void scatterAddColumnsHook(Tensor ids, Tensor grad, Tensor tableGrad) {
-        launch(LaunchConfig.scatterAddColumns(grad.cols(), limits),
-                new Args("scatter_add_columns").buf(ids).buf(grad).buf(tableGrad)
-                        .i(grad.rows()).i(grad.cols()).i(tableGrad.cols()));
+        launch(KernelCall.scatterAddColumns(ids, grad, tableGrad, limits));
     }
 
     @Override
     protected double sumOfSquaresHook(Tensor x) {
-        int parts = LaunchConfig.sumOfSquaresParts(x.size());
-        launch(LaunchConfig.sumOfSquares(x.size(), limits), new Args("sum_of_squares")
-                .buf(x).buf(scratch, 0, parts).i(x.size()).i(parts));
-        launch(LaunchConfig.sumOfSquaresFinal(limits), new Args("sum_of_squares_final")
-                .buf(scratch, 0, parts).buf(scratch, LaunchConfig.SUM_PARTS, 1).i(parts));
+        launch(KernelCall.sumOfSquares(x, scratch, limits));
+        launch(KernelCall.sumOfSquaresFinal(x.size(), scratch, limits));
         float[] total = new float[1];
         sync("before reading the sum of squares");
         CudaErrors.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(total),
-                scratch.ptr.withByteOffset((long) LaunchConfig.SUM_PARTS * Sizeof.FLOAT), Sizeof.FLOAT), "cuMemcpyDtoH");
+                mem(scratch).ptr.withByteOffset((long) LaunchConfig.SUM_PARTS * Sizeof.FLOAT), Sizeof.FLOAT),
+                "cuMemcpyDtoH");
         return total[0];
     }
 
     @Override
     protected void sgdUpdateHook(Tensor param, Tensor grad, float lr, float gradScale) {
-        launch(LaunchConfig.elementwise("sgd_update", param.size(), limits),
-                new Args("sgd_update").buf(param).buf(grad).i(param.size()).f(lr).f(gradScale));
+        launch(KernelCall.sgdUpdate(param, grad, lr, gradScale, limits));
     }
 
     @Override
     protected void adamUpdateHook(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                                   float eps, int step, float gradScale) {
-        float bias1 = (float) (1 - Math.pow(beta1, step));
-        float bias2 = (float) (1 - Math.pow(beta2, step));
-        launch(LaunchConfig.elementwise("adam_update", param.size(), limits),
-                new Args("adam_update").buf(param).buf(grad).buf(m).buf(v).i(param.size())
-                        .f(lr).f(beta1).f(beta2).f(eps).f(bias1).f(bias2).f(gradScale));
+        launch(KernelCall.adamUpdate(param, grad, m, v, lr, beta1, beta2, eps, step, gradScale, limits));
     }
 
     @Override
     protected void adagradUpdateHook(Tensor param, Tensor grad, Tensor cache, float lr, float eps, float gradScale) {
-        launch(LaunchConfig.elementwise("adagrad_update", param.size(), limits),
-                new Args("adagrad_update").buf(param).buf(grad).buf(cache).i(param.size()).f(lr).f(eps).f(gradScale));
+        launch(KernelCall.adagradUpdate(param, grad, cache, lr, eps, gradScale, limits));
     }
 
     // ---- lifetime --------------------------------------------------------------------------
@@ -416,7 +369,7 @@ public final class CudaBackend extends AbstractBackend {
         }
         live.clear();
         if (scratch != null) {
-            JCudaDriver.cuMemFree(scratch.ptr);
+            JCudaDriver.cuMemFree(mem(scratch).ptr);
             scratch = null;
         }
         if (module != null) {
