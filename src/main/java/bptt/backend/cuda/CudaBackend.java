@@ -59,6 +59,8 @@ public final class CudaBackend extends AbstractBackend {
     private CUmodule module;
     private Tensor scratch;       // (1, SUM_PARTS + 1): sum-of-squares partials, then the total
     private boolean closed;
+    private boolean streamCreated;
+    private boolean cublasCreated;
 
     /** One allocation on this backend's device. */
     private static final class CudaMemory implements DeviceMemory {
@@ -101,7 +103,9 @@ public final class CudaBackend extends AbstractBackend {
         try {
             bind();
             CudaErrors.check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate");
+            streamCreated = true;
             CudaErrors.checkCublas(JCublas2.cublasCreate(cublas), "cublasCreate");
+            cublasCreated = true;
             CudaErrors.checkCublas(JCublas2.cublasSetStream(cublas, new cudaStream_t(stream)), "cublasSetStream");
             CudaErrors.checkCublas(JCublas2.cublasSetMathMode(cublas, cublasMath.CUBLAS_DEFAULT_MATH),
                     "cublasSetMathMode");
@@ -376,8 +380,14 @@ public final class CudaBackend extends AbstractBackend {
             JCudaDriver.cuModuleUnload(module);
             module = null;
         }
-        JCublas2.cublasDestroy(cublas);
-        JCudaDriver.cuStreamDestroy(stream);
+        if (cublasCreated) {
+            JCublas2.cublasDestroy(cublas);
+            cublasCreated = false;
+        }
+        if (streamCreated) {
+            JCudaDriver.cuStreamDestroy(stream);
+            streamCreated = false;
+        }
         JCudaDriver.cuDevicePrimaryCtxRelease(device);
     }
 }
