@@ -1,6 +1,7 @@
 // Backends: the plain factory that names, probes and opens every backend; `auto` picks the best.
 package bptt.backend;
 
+import bptt.backend.cuda.CudaProvider;
 import bptt.backend.opencl.OpenClProvider;
 import bptt.backend.ref.CpuRefBackend;
 
@@ -15,6 +16,7 @@ public final class Backends {
     /** Every backend kind, fastest first. */
     public static List<BackendProvider> providers() {
         List<BackendProvider> list = new ArrayList<>();
+        list.add(new CudaProvider());
         list.add(new OpenClProvider());
         list.add(new BackendProvider() {
             @Override

@@ -2,6 +2,7 @@
 package bptt.cli;
 
 import bptt.backend.BackendUnavailableException;
+import bptt.backend.DeviceOutOfMemoryException;
 import bptt.train.CheckpointException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -37,7 +38,8 @@ public final class Main implements Runnable {
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable cause = ex;
             if (cause instanceof UserError || cause instanceof IllegalArgumentException
-                    || cause instanceof BackendUnavailableException || cause instanceof CheckpointException) {
+                    || cause instanceof BackendUnavailableException || cause instanceof CheckpointException
+                    || cause instanceof DeviceOutOfMemoryException) {
                 cmd.getErr().println("error: " + cause.getMessage());
                 return 2;
             }

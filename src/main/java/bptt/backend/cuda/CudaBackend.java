@@ -1,0 +1,393 @@
+// CudaBackend: the Backend on an NVIDIA GPU: device memory, cuBLAS GEMM, NVRTC-compiled kernels/ on one stream.
+package bptt.backend.cuda;
+
+import bptt.backend.AbstractBackend;
+import bptt.backend.BackendUnavailableException;
+import bptt.tensor.DeviceMemory;
+import bptt.tensor.Tensor;
+import jcuda.Pointer;
+import jcuda.Sizeof;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
+import jcuda.driver.JITOptions;
+import jcuda.driver.JCudaDriver;
+import jcuda.jcublas.JCublas2;
+import jcuda.jcublas.cublasHandle;
+import jcuda.jcublas.cublasMath;
+import jcuda.runtime.cudaStream_t;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X;
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK;
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK;
+import static jcuda.driver.CUjit_option.CU_JIT_ERROR_LOG_BUFFER;
+import static jcuda.driver.CUjit_option.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES;
+
+/**
+ * One GPU, its primary context, one stream and one cuBLAS handle bound to that stream. Every op
+ * is queued on the stream: GEMMs as the cublasSgemm call of {@link CublasSgemmArgs#forGemm},
+ * elementwise ops and reductions as the kernels of {@code kernels/} (compiled by
+ * {@link NvrtcCompiler} at first use, launched as {@link LaunchConfig} says). Nothing returns to
+ * the host inside a time step; only upload, download and sumOfSquares wait for the stream.
+ * Set BPTT_CUDA_SYNC=1 to wait after every launch, so an asynchronous fault names its kernel.
+ */
+public final class CudaBackend extends AbstractBackend {
+    private static final boolean SYNC_EACH_LAUNCH = "1".equals(System.getenv("BPTT_CUDA_SYNC"));
+    private static final int JIT_LOG_BYTES = 16 * 1024;
+
+    private final int ordinal;
+    private final CudaProbe.Device info;
+    private final CUdevice device = new CUdevice();
+    private final CUcontext context = new CUcontext();
+    private final CUstream stream = new CUstream();
+    private final cublasHandle cublas = new cublasHandle();
+    private final LaunchConfig.Limits limits;
+    private final Map<CudaMemory, Boolean> live = new IdentityHashMap<>();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final String description;
+    private CUmodule module;
+    private Tensor scratch;       // (1, SUM_PARTS + 1): sum-of-squares partials, then the total
+    private boolean closed;
+    private boolean streamCreated;
+    private boolean cublasCreated;
+
+    /** One allocation on this backend's device. */
+    private static final class CudaMemory implements DeviceMemory {
+        final CUdeviceptr ptr = new CUdeviceptr();
+        final long floats;
+        final CudaBackend owner;
+
+        CudaMemory(CudaBackend owner, long floats) {
+            this.owner = owner;
+            this.floats = floats;
+        }
+
+        @Override
+        public long capacity() { return floats; }
+
+        @Override
+        public Object owner() { return owner; }
+    }
+
+    /** Opens device {@code ordinal} (-1: device 0); throws BackendUnavailableException when CUDA cannot run here. */
+    public static CudaBackend open(int ordinal) {
+        CudaProbe.Result probe = CudaProbe.get();
+        if (!probe.available()) {
+            throw new BackendUnavailableException("cuda", probe.reason());
+        }
+        int chosen = ordinal < 0 ? 0 : ordinal;
+        if (chosen >= probe.devices().size()) {
+            throw new IllegalArgumentException("cuda device " + ordinal + " does not exist; this machine has "
+                    + probe.devices().size() + " (see 'bptt devices')");
+        }
+        return new CudaBackend(probe.devices().get(chosen), probe.driverVersion());
+    }
+
+    private CudaBackend(CudaProbe.Device info, int driverVersion) {
+        this.ordinal = info.ordinal();
+        this.info = info;
+        CudaErrors.check(JCudaDriver.cuDeviceGet(device, ordinal), "cuDeviceGet(" + ordinal + ")");
+        CudaErrors.check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+        boolean ok = false;
+        try {
+            bind();
+            CudaErrors.check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate");
+            streamCreated = true;
+            CudaErrors.checkCublas(JCublas2.cublasCreate(cublas), "cublasCreate");
+            cublasCreated = true;
+            CudaErrors.checkCublas(JCublas2.cublasSetStream(cublas, new cudaStream_t(stream)), "cublasSetStream");
+            CudaErrors.checkCublas(JCublas2.cublasSetMathMode(cublas, cublasMath.CUBLAS_DEFAULT_MATH),
+                    "cublasSetMathMode");
+            this.limits = new LaunchConfig.Limits(attribute(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK),
+                    attribute(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X),
+                    attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK));
+            int[] cublasVersion = new int[1];
+            CudaErrors.checkCublas(JCublas2.cublasGetVersion(cublas, cublasVersion), "cublasGetVersion");
+            this.description = info.name() + " (sm_" + info.major() + info.minor() + ", "
+                    + CudaErrors.bytes(info.totalBytes()) + "), driver CUDA " + CudaProbe.cudaVersion(driverVersion)
+                    + ", NVRTC " + NvrtcCompiler.version() + ", cuBLAS " + cublasVersion[0];
+            CudaMemory scratchMemory = new CudaMemory(this, LaunchConfig.SUM_PARTS + 1L);
+            deviceAlloc(scratchMemory);
+            this.scratch = new Tensor(scratchMemory, 0, 1, LaunchConfig.SUM_PARTS + 1, LaunchConfig.SUM_PARTS + 1);
+            ok = true;
+        } finally {
+            if (!ok) {
+                release();
+            }
+        }
+    }
+
+    private int attribute(int attribute) {
+        int[] value = new int[1];
+        CudaErrors.check(JCudaDriver.cuDeviceGetAttribute(value, attribute, device), "cuDeviceGetAttribute");
+        return value[0];
+    }
+
+    /** Makes this backend's context current on the calling thread (the driver keeps one per thread). */
+    private void bind() {
+        if (closed) {
+            throw new IllegalStateException("cuda backend on device " + ordinal + " is closed");
+        }
+        CudaErrors.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    @Override
+    public String name() { return "cuda"; }
+
+    @Override
+    public String deviceDescription() { return description; }
+
+    // ---- memory ----------------------------------------------------------------------------
+
+    private void deviceAlloc(CudaMemory memory) {
+        long bytes = memory.floats * Sizeof.FLOAT;
+        int result = JCudaDriver.cuMemAlloc(memory.ptr, bytes);
+        if (result == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
+            long[] free = new long[1];
+            long[] total = new long[1];
+            JCudaDriver.cuMemGetInfo(free, total);
+            throw CudaErrors.outOfMemory(bytes, free[0], total[0], allocatedBytes());
+        }
+        CudaErrors.check(result, "cuMemAlloc(" + bytes + " bytes)");
+        CudaErrors.check(JCudaDriver.cuMemsetD32Async(memory.ptr, 0, memory.floats, stream), "cuMemsetD32Async");
+    }
+
+    @Override
+    protected DeviceMemory allocMemory(long floats) {
+        bind();
+        CudaMemory memory = new CudaMemory(this, floats);
+        deviceAlloc(memory);
+        live.put(memory, Boolean.TRUE);
+        return memory;
+    }
+
+    @Override
+    protected void freeMemory(DeviceMemory memory) {
+        bind();
+        CudaMemory m = (CudaMemory) memory;
+        if (live.remove(m) != null) {
+            CudaErrors.check(JCudaDriver.cuMemFree(m.ptr), "cuMemFree");
+        }
+    }
+
+    private static CudaMemory mem(Tensor t) { return (CudaMemory) t.memory(); }
+
+    /** The device address of t's first element. */
+    private static Pointer at(Tensor t, long offset) { return mem(t).ptr.withByteOffset(offset * Sizeof.FLOAT); }
+
+    @Override
+    protected void uploadHook(float[] src, Tensor dst) {
+        bind();
+        sync("before upload");
+        CudaErrors.check(JCudaDriver.cuMemcpyHtoD(mem(dst).ptr.withByteOffset(dst.offset() * Sizeof.FLOAT),
+                Pointer.to(src), (long) src.length * Sizeof.FLOAT), "cuMemcpyHtoD");
+    }
+
+    @Override
+    protected float[] downloadHook(Tensor src) {
+        bind();
+        float[] out = new float[Math.toIntExact(src.size())];
+        sync("before download");
+        CudaErrors.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(out),
+                mem(src).ptr.withByteOffset(src.offset() * Sizeof.FLOAT), (long) out.length * Sizeof.FLOAT),
+                "cuMemcpyDtoH");
+        return out;
+    }
+
+    private void sync(String when) {
+        CudaErrors.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize " + when
+                + " (an earlier kernel or cuBLAS call failed; rerun with BPTT_CUDA_SYNC=1 to name it)");
+    }
+
+    @Override
+    public void synchronize() {
+        bind();
+        sync("in synchronize");
+    }
+
+    // ---- GEMM ------------------------------------------------------------------------------
+
+    @Override
+    protected void gemmHook(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c) {
+        bind();
+        CublasSgemmArgs s = CublasSgemmArgs.forGemm(transA, a, transB, b, alpha, beta, c);
+        CudaErrors.checkCublas(JCublas2.cublasSgemm(cublas, s.transa(), s.transb(), s.m(), s.n(), s.k(),
+                Pointer.to(new float[] {s.alpha()}), at(s.a(), s.aOffset()), s.lda(), at(s.b(), s.bOffset()), s.ldb(),
+                Pointer.to(new float[] {s.beta()}), at(s.c(), s.cOffset()), s.ldc()), s.toString());
+    }
+
+    // ---- kernels ---------------------------------------------------------------------------
+
+    private CUfunction function(String kernel) {
+        CUfunction f = functions.get(kernel);
+        if (f == null) {
+            if (module == null) {
+                module = loadModule();
+            }
+            f = new CUfunction();
+            CudaErrors.check(JCudaDriver.cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
+            functions.put(kernel, f);
+        }
+        return f;
+    }
+
+    private CUmodule loadModule() {
+        String ptx = NvrtcCompiler.ptx(info.major() * 10 + info.minor());
+        CUmodule m = new CUmodule();
+        JITOptions jit = new JITOptions();
+        jit.putInt(CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, JIT_LOG_BYTES);
+        jit.putBytes(CU_JIT_ERROR_LOG_BUFFER, new byte[JIT_LOG_BYTES]);
+        byte[] image = (ptx + '\0').getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        int result = JCudaDriver.cuModuleLoadDataJIT(m, Pointer.to(image), jit);
+        if (result != CUresult.CUDA_SUCCESS) {
+            String log = jit.getString(CU_JIT_ERROR_LOG_BUFFER);
+            CudaErrors.check(result, "loading the NVRTC " + NvrtcCompiler.version() + " PTX of kernels/ on "
+                    + info.name() + (log == null || log.isBlank() ? "" : " (" + log.strip() + ")"));
+        }
+        return m;
+    }
+
+    /** Queues one kernel on the stream; every buffer becomes (device pointer, int offset), as the ABI says. */
+    private void launch(KernelCall call) {
+        LaunchConfig cfg = call.launch();
+        if (cfg.isEmpty()) {
+            return;
+        }
+        bind();
+        CUfunction f = function(call.kernel());
+        List<Pointer> params = new ArrayList<>();
+        for (KernelCall.Arg arg : call.args()) {
+            switch (arg.kind()) {
+                case BUFFER -> {
+                    params.add(Pointer.to(((CudaMemory) arg.memory()).ptr));
+                    params.add(Pointer.to(new int[] {arg.intValue()}));
+                }
+                case INT -> params.add(Pointer.to(new int[] {arg.intValue()}));
+                case FLOAT -> params.add(Pointer.to(new float[] {arg.floatValue()}));
+            }
+        }
+        CudaErrors.check(JCudaDriver.cuLaunchKernel(f, cfg.grid(), 1, 1, cfg.block(), 1, 1, cfg.sharedBytes(), stream,
+                Pointer.to(params.toArray(new Pointer[0])), null), "kernel " + cfg);
+        if (SYNC_EACH_LAUNCH) {
+            CudaErrors.check(JCudaDriver.cuStreamSynchronize(stream), "kernel " + cfg + " (execution)");
+        }
+    }
+
+    @Override
+    protected void fillHook(Tensor x, float value) { launch(KernelCall.fill(x, value, limits)); }
+
+    @Override
+    protected void copyHook(Tensor src, Tensor dst) { launch(KernelCall.copy(src, dst, limits)); }
+
+    @Override
+    protected void axpyHook(float alpha, Tensor x, Tensor y) { launch(KernelCall.axpy(alpha, x, y, limits)); }
+
+    @Override
+    protected void scaleHook(float alpha, Tensor x) { launch(KernelCall.scale(alpha, x, limits)); }
+
+    @Override
+    protected void biasTanhHook(Tensor x, Tensor bias) { launch(KernelCall.biasTanh(x, bias, limits)); }
+
+    @Override
+    protected void tanhBackwardHook(Tensor a, Tensor da) { launch(KernelCall.tanhBackward(a, da, limits)); }
+
+    @Override
+    protected void sumRowsHook(Tensor x, float beta, Tensor out) { launch(KernelCall.sumRows(x, beta, out, limits)); }
+
+    @Override
+    protected void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
+                                           Tensor dlogits, Tensor losses) {
+        launch(KernelCall.softmaxCrossEntropy(logits, bias, targets, gradScale, dlogits, losses, limits));
+    }
+
+    @Override
+    protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
+        launch(KernelCall.gatherColumns(ids, table, out, limits));
+    }
+
+    @Override
+    protected void scatterAddColumnsHook(Tensor ids, Tensor grad, Tensor tableGrad) {
+        launch(KernelCall.scatterAddColumns(ids, grad, tableGrad, limits));
+    }
+
+    @Override
+    protected double sumOfSquaresHook(Tensor x) {
+        launch(KernelCall.sumOfSquares(x, scratch, limits));
+        launch(KernelCall.sumOfSquaresFinal(x.size(), scratch, limits));
+        float[] total = new float[1];
+        sync("before reading the sum of squares");
+        CudaErrors.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(total),
+                mem(scratch).ptr.withByteOffset((long) LaunchConfig.SUM_PARTS * Sizeof.FLOAT), Sizeof.FLOAT),
+                "cuMemcpyDtoH");
+        return total[0];
+    }
+
+    @Override
+    protected void sgdUpdateHook(Tensor param, Tensor grad, float lr, float gradScale) {
+        launch(KernelCall.sgdUpdate(param, grad, lr, gradScale, limits));
+    }
+
+    @Override
+    protected void adamUpdateHook(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+                                  float eps, int step, float gradScale) {
+        launch(KernelCall.adamUpdate(param, grad, m, v, lr, beta1, beta2, eps, step, gradScale, limits));
+    }
+
+    @Override
+    protected void adagradUpdateHook(Tensor param, Tensor grad, Tensor cache, float lr, float eps, float gradScale) {
+        launch(KernelCall.adagradUpdate(param, grad, cache, lr, eps, gradScale, limits));
+    }
+
+    // ---- lifetime --------------------------------------------------------------------------
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        bind();
+        try {
+            sync("at close");
+        } finally {
+            release();
+            closed = true;
+        }
+    }
+
+    /** Frees everything this backend created, best effort (used by close and by a failed open). */
+    private void release() {
+        JCudaDriver.cuCtxSetCurrent(context);
+        for (CudaMemory m : live.keySet()) {
+            JCudaDriver.cuMemFree(m.ptr);
+        }
+        live.clear();
+        if (scratch != null) {
+            JCudaDriver.cuMemFree(mem(scratch).ptr);
+            scratch = null;
+        }
+        if (module != null) {
+            JCudaDriver.cuModuleUnload(module);
+            module = null;
+        }
+        if (cublasCreated) {
+            JCublas2.cublasDestroy(cublas);
+            cublasCreated = false;
+        }
+        if (streamCreated) {
+            JCudaDriver.cuStreamDestroy(stream);
+            streamCreated = false;
+        }
+        JCudaDriver.cuDevicePrimaryCtxRelease(device);
+    }
+}
