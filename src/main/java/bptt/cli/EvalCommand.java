@@ -8,7 +8,10 @@ import bptt.train.Checkpoint;
 import bptt.train.CheckpointIo;
 import bptt.train.Corpus;
 import bptt.train.Evaluation;
+import bptt.train.SyntheticTask;
+import bptt.train.TrainingState;
 import bptt.train.Vocabulary;
+import com.google.gson.JsonObject;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -18,12 +21,17 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Mean cross-entropy (nats) and bits per character of a checkpoint over a whole text file.")
+        description = {"Mean cross-entropy (nats) and bits per character of a checkpoint over a whole text file,",
+                "or, for a model trained with --task copy|adding, its loss and accuracy on held-out sequences."})
 public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, description = "Model checkpoint (.safetensors).")
     Path checkpoint;
-    @Option(names = "--data", required = true, description = "UTF-8 text file to score.")
+    @Option(names = "--data", description = "UTF-8 text file to score (text models).")
     Path data;
+    @Option(names = "--task", description = "text, copy or adding (default: the task the checkpoint was trained on).")
+    String task;
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the held-out task sequences (default ${DEFAULT-VALUE}).")
+    long seed;
     @Option(names = "--batch", defaultValue = "16", description = "Parallel streams (default ${DEFAULT-VALUE}).")
     int batch;
     @Option(names = "--seq-len", defaultValue = "128", description = "Window length (default ${DEFAULT-VALUE}).")
@@ -39,6 +47,13 @@ public final class EvalCommand implements Callable<Integer> {
             throw new UserError("--batch and --seq-len must be positive");
         }
         Checkpoint ckpt = CheckpointIo.load(checkpoint);
+        String kind = task != null ? task : savedTask(ckpt);
+        if (!"text".equals(kind)) {
+            return evalTask(ckpt, kind);
+        }
+        if (data == null) {
+            throw new UserError("--data FILE is required to score a text model");
+        }
         if (ckpt.vocab() == null) {
             throw new UserError("checkpoint " + checkpoint + " has no vocabulary, so it cannot score text");
         }
@@ -53,6 +68,39 @@ public final class EvalCommand implements Callable<Integer> {
             } else {
                 System.out.printf(Locale.ROOT, "%s on %s: loss %.4f nats, %.4f bpc over %d characters (backend %s)%n",
                         checkpoint, data, r.loss(), r.bpc(), r.tokens(), backend.name());
+            }
+            return 0;
+        }
+    }
+
+    /** The task a checkpoint was trained on; files without training metadata are text models. */
+    private static String savedTask(Checkpoint ckpt) {
+        if (!ckpt.metadata().containsKey("train")) {
+            return "text";
+        }
+        JsonObject saved = TrainingState.trainSettings(ckpt);
+        return saved.has("task") ? saved.get("task").getAsString() : "text";
+    }
+
+    private int evalTask(Checkpoint ckpt, String kind) {
+        if (data != null) {
+            throw new UserError("--data is for text models; the " + kind + " task generates its own sequences");
+        }
+        SyntheticTask generator = SyntheticTask.create(kind, batch, seqLen, seed);
+        if (!generator.model(ckpt.config().hidden(), ckpt.config().layers()).equals(ckpt.config())) {
+            throw new UserError("checkpoint " + checkpoint + " is not a model for the " + kind + " task");
+        }
+        try (Backend backend = backendOption.open(); Rnn rnn = new Rnn(backend, ckpt.config());
+             Workspace ws = rnn.workspace(batch, seqLen)) {
+            backend.upload(ckpt.params(), rnn.params());
+            Evaluation.Result r = generator.validate(ws);
+            if (json) {
+                System.out.printf(Locale.ROOT, "{\"loss\": %.6f, \"bpc\": %.6f, \"tokens\": %d, \"accuracy\": %.6f}%n",
+                        r.loss(), r.bpc(), r.tokens(), r.accuracy());
+            } else {
+                System.out.printf(Locale.ROOT, "%s on %s: loss %.4f nats, accuracy %.4f over %d targets (chance %.3f; backend %s)%n",
+                        checkpoint, generator.description(), r.loss(), r.accuracy(), r.tokens(),
+                        generator.chanceAccuracy(), backend.name());
             }
             return 0;
         }

@@ -207,11 +207,11 @@ class CublasGemmPathTest {
         expected.merge("NT (" + tb + "," + H + ")·(" + H + "," + H + ")->(" + tb + "," + H + ")", l - 1, Integer::sum); // a·Wax_lᵀ
         expected.merge("NT (" + B + "," + H + ")·(" + H + "," + H + ")->(" + B + "," + H + ") +C", l * T, Integer::sum); // a_{t-1}·Waaᵀ
         expected.merge("NT (" + tb + "," + H + ")·(" + V + "," + H + ")->(" + tb + "," + V + ")", 1, Integer::sum); // a·Wyaᵀ
-        expected.merge("TN (" + tb + "," + V + ")·(" + tb + "," + H + ")->(" + V + "," + H + ")", 1, Integer::sum); // dWya
+        expected.merge("TN (" + tb + "," + V + ")·(" + tb + "," + H + ")->(" + V + "," + H + ") +C", 1, Integer::sum); // dWya
         expected.merge("NN (" + tb + "," + V + ")·(" + V + "," + H + ")->(" + tb + "," + H + ")", 1, Integer::sum); // da = dy·Wya
-        expected.merge("NN (" + B + "," + H + ")·(" + H + "," + H + ")->(" + B + "," + H + ") +C", l * T, Integer::sum); // dnext
-        expected.merge("TN (" + tb + "," + H + ")·(" + tb + "," + H + ")->(" + H + "," + H + ")", l + (l - 1), Integer::sum); // dWaa, dWax_l>0
-        expected.merge("TN (" + tb + "," + H + ")·(" + tb + "," + D + ")->(" + H + "," + D + ")", 1, Integer::sum); // dWax0
+        expected.merge("NN (" + B + "," + H + ")·(" + H + "," + H + ")->(" + B + "," + H + ")", l * T, Integer::sum); // dnext
+        expected.merge("TN (" + tb + "," + H + ")·(" + tb + "," + H + ")->(" + H + "," + H + ") +C", l + (l - 1), Integer::sum); // dWaa, dWax_l>0
+        expected.merge("TN (" + tb + "," + H + ")·(" + tb + "," + D + ")->(" + H + "," + D + ") +C", 1, Integer::sum); // dWax0
         expected.merge("NN (" + tb + "," + H + ")·(" + H + "," + H + ")->(" + tb + "," + H + ")", l - 1, Integer::sum); // dx_l>0
         expected.values().removeIf(n -> n == 0);
         assertEquals(expected, kinds, "the GEMMs of one BPTT forward+backward");
