@@ -61,6 +61,8 @@ public final class Conformance {
                 }
             }
         }
+        list.add(new ModelCheck(true, 2, 3, 17, 33, 65, 8));
+        list.add(new ModelCheck(false, 1, 17, 33, 17, 33, 5));
         return list;
     }
 
@@ -73,6 +75,7 @@ public final class Conformance {
         list.add(new ModelCheck(true, 2, 17, 65, 65, 129));
         list.add(new ModelCheck(true, 1, 33, 129, 65, 1000));
         list.add(new ModelCheck(false, 2, 3, 65, 17, 1000));
+        list.add(new ModelCheck(true, 1, 33, 129, 65, 1000, 32));
         return list;
     }
 

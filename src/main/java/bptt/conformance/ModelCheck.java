@@ -4,6 +4,7 @@ package bptt.conformance;
 import bptt.backend.Backend;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
+import bptt.rnn.Schedule;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
 
@@ -15,26 +16,39 @@ import java.util.SplittableRandom;
  * One training step's math on a (B, H, V, T) problem with L layers and token or dense input:
  * parameters from {@link Rnn#initialize}, random h0, inputs and targets (about one in eight
  * targets is -1), every activation and gradient buffer poisoned with NaN first. Compares the
- * loss, every layer's outputs a_t, the whole gradient slab and dL/dh0.
+ * loss, every layer's outputs a_t (with full storage) or final state (checkpointed), the whole
+ * gradient slab and dL/dh0. With {@code checkpointEvery} k > 0 the backward pass recomputes
+ * k-step segments, so the backend's checkpointed BPTT is held to the same tolerance.
  */
-public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen) implements Check {
+public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen,
+                         int checkpointEvery) implements Check {
+
+    /** Full storage. */
+    public ModelCheck(boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen) {
+        this(tokenInput, layers, batch, hidden, vocab, seqLen, 0);
+    }
 
     /** Gradients pass through T steps and T·B-long GEMMs: judged relative to their largest magnitude. */
     private static final Tolerance STATES = Tolerance.scaled(2e-5, 1e-4);
     private static final Tolerance GRADS = Tolerance.scaled(1e-4, 1e-3);
 
     @Override
-    public String name() { return "model " + (tokenInput ? "token" : "dense") + " L=" + layers; }
+    public String name() {
+        return "model " + (tokenInput ? "token" : "dense") + " L=" + layers + (checkpointEvery > 0 ? " ckpt" : "");
+    }
 
     @Override
-    public String shape() { return "B=" + batch + " H=" + hidden + " V=" + vocab + " T=" + seqLen; }
+    public String shape() {
+        return "B=" + batch + " H=" + hidden + " V=" + vocab + " T=" + seqLen
+                + (checkpointEvery > 0 ? " k=" + checkpointEvery : "");
+    }
 
     @Override
     public List<Output> run(Backend be, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         RnnConfig config = new RnnConfig(vocab, tokenInput, hidden, layers, vocab);
         int rows = batch * seqLen;
-        try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen)) {
+        try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, new Schedule(checkpointEvery, 0))) {
             rnn.initialize(random.nextLong());
             float[] inputs = new float[tokenInput ? rows : rows * vocab];
             for (int i = 0; i < inputs.length; i++) {
@@ -53,8 +67,11 @@ public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, 
                     h0[i] = (float) (0.5 * random.nextGaussian());
                 }
                 be.upload(h0, ws.initialState(l));
-                poison(be, ws.outputs(l));
-                poison(be, ws.preactivationGrads(l));
+                if (checkpointEvery == 0) {
+                    poison(be, ws.outputs(l));
+                    poison(be, ws.preactivationGrads(l));
+                }
+                poison(be, ws.finalState(l));
                 poison(be, ws.initialStateGrad(l));
             }
             poison(be, rnn.grads());
@@ -63,7 +80,8 @@ public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, 
             List<Output> outputs = new ArrayList<>();
             outputs.add(new Output("loss", new float[]{loss}, Tolerance.of(0, 1e-5)));
             for (int l = 0; l < layers; l++) {
-                outputs.add(new Output("a" + l, be.download(ws.outputs(l)), STATES));
+                outputs.add(checkpointEvery == 0 ? new Output("a" + l, be.download(ws.outputs(l)), STATES)
+                        : new Output("aT" + l, be.download(ws.finalState(l)), STATES));
             }
             outputs.add(new Output("grads", be.download(rnn.grads()), GRADS));
             for (int l = 0; l < layers; l++) {
