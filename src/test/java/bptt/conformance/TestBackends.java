@@ -53,6 +53,13 @@ public final class TestBackends {
         if (be != null) {
             return be;
         }
+        be = openFresh(name);
+        OPEN.put(name, be);
+        return be;
+    }
+
+    /** A new instance of the named backend, owned by the caller; skips / fails the test when it is absent. */
+    public static Backend openFresh(String name) {
         BackendProvider provider = Backends.provider(name);
         BackendProvider.Availability availability = provider.probe();
         if (!availability.available()) {
@@ -62,9 +69,7 @@ public final class TestBackends {
             }
             Assumptions.abort(message);
         }
-        be = provider.open(-1);
-        OPEN.put(name, be);
-        return be;
+        return provider.open(-1);
     }
 
     /** A per-check seed derived from the run's seed, so one BPTT_SEED reproduces the whole run. */

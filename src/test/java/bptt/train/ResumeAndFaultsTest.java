@@ -2,10 +2,8 @@
 package bptt.train;
 
 import bptt.backend.Backend;
-import bptt.backend.BackendProvider;
-import bptt.backend.Backends;
+import bptt.conformance.TestBackends;
 import bptt.rnn.Schedule;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -13,7 +11,6 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -33,19 +30,7 @@ class ResumeAndFaultsTest {
     }
 
     static Backend open(String name) {
-        BackendProvider p = Backends.provider(name);
-        BackendProvider.Availability a = p.probe();
-        Assumptions.assumeTrue(a.available() || !requiredBackends().contains(name) ? a.available() : fail(name, a));
-        return p.open(-1);
-    }
-
-    private static boolean fail(String name, BackendProvider.Availability a) {
-        throw new AssertionError(name + " is required by BPTT_REQUIRE_BACKENDS but unavailable: " + a.reason());
-    }
-
-    private static List<String> requiredBackends() {
-        String env = System.getenv("BPTT_REQUIRE_BACKENDS");
-        return env == null ? List.of() : Arrays.asList(env.split(","));
+        return TestBackends.openFresh(name);
     }
 
     /** Runs `steps` steps; returns the per-step losses and the final parameters. */
