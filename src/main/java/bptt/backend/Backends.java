@@ -1,6 +1,7 @@
 // Backends: the plain factory that names, probes and opens every backend; `auto` picks the best.
 package bptt.backend;
 
+import bptt.backend.cpu.CpuProvider;
 import bptt.backend.ref.CpuRefBackend;
 
 import java.util.ArrayList;
@@ -14,6 +15,7 @@ public final class Backends {
     /** Every backend kind, fastest first. */
     public static List<BackendProvider> providers() {
         List<BackendProvider> list = new ArrayList<>();
+        list.add(new CpuProvider());
         list.add(new BackendProvider() {
             @Override
             public String name() { return "cpu-ref"; }
