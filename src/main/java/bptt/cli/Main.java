@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
         description = "Trains recurrent neural networks with backpropagation through time.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                BenchCommand.class,
         })
 public final class Main implements Runnable {
 
