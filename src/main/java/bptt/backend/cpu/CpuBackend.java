@@ -25,9 +25,9 @@ public final class CpuBackend extends AbstractBackend {
     /** Elements per chunk moved between native memory and the per-thread arrays. */
     private static final int CHUNK = 2048;
     /** Minimum elements per thread for cheap (memory-bound) ops. */
-    private static final int GRAIN_CHEAP = 1 << 16;
+    private static final int GRAIN_CHEAP = 1 << 17;
     /** Minimum elements per thread for ops with real arithmetic per element (tanh, exp). */
-    private static final int GRAIN_MATH = 1 << 13;
+    private static final int GRAIN_MATH = 1 << 15;
     /** Elements per partial sum of sumOfSquares: fixed, so the sum does not depend on threads. */
     private static final int SQUARES_BLOCK = 1 << 14;
 
@@ -141,6 +141,9 @@ public final class CpuBackend extends AbstractBackend {
         if (p.k() == 0 || alpha == 0f) {
             scaleMatrix(c, beta);
             return;
+        }
+        if (beta == 0f && (p.m() == 1 || p.n() == 1)) {
+            scaleMatrix(c, 0f);
         }
         OpenBlas.sgemm(p, pa.at(addr(p.a())), pb.at(addr(p.b())), pc.at(addr(p.c())));
     }
@@ -425,7 +428,7 @@ public final class CpuBackend extends AbstractBackend {
     @Override
     protected void tanhBackwardHook(Tensor a, Tensor da) {
         setXY(a, da);
-        kernel.start(TANH_BACKWARD, (int) a.size(), GRAIN_MATH * 2);
+        kernel.start(TANH_BACKWARD, (int) a.size(), GRAIN_CHEAP);
     }
 
     @Override

@@ -53,11 +53,26 @@ final class OpenBlas {
     }
 
     /**
-     * Runs one column-major call; a, b, c are the byte addresses of the plan's A, B and C.
-     * m, n, k are positive here (degenerate shapes are handled by the caller).
+     * Runs one column-major call; a, b, c point at the plan's A, B and C. m, n, k are positive
+     * here (degenerate shapes are handled by the caller). When n or m is 1 the same product is
+     * handed to sgemv, which OpenBLAS runs ~10x faster than sgemm at that shape (sgemm packs
+     * the whole matrix for one column): the per-step recurrent GEMM at batch 1. With beta = 0
+     * the caller has zeroed C, so sgemv's y = beta·y cannot carry NaN from C either way.
      */
     static void sgemm(GemmPlan.Call p, Address a, Address b, Address c) {
-        openblas_nolapack.cblas_sgemm(COL_MAJOR, p.transa() ? TRANS : NO_TRANS, p.transb() ? TRANS : NO_TRANS,
-                p.m(), p.n(), p.k(), p.alpha(), a, p.lda(), b, p.ldb(), p.beta(), c, p.ldc());
+        if (p.n() == 1) {
+            // C(:,0) = alpha·op(A)·x + beta·C(:,0), x = column 0 of op(B) (B is k×1, or 1×k stored with ldb)
+            openblas_nolapack.cblas_sgemv(COL_MAJOR, p.transa() ? TRANS : NO_TRANS,
+                    p.transa() ? p.k() : p.m(), p.transa() ? p.m() : p.k(), p.alpha(), a, p.lda(),
+                    b, p.transb() ? p.ldb() : 1, p.beta(), c, 1);
+        } else if (p.m() == 1) {
+            // C(0,:)ᵀ = alpha·op(B)ᵀ·x + beta·C(0,:)ᵀ, x = row 0 of op(A), C's row strided by ldc
+            openblas_nolapack.cblas_sgemv(COL_MAJOR, p.transb() ? NO_TRANS : TRANS,
+                    p.transb() ? p.n() : p.k(), p.transb() ? p.k() : p.n(), p.alpha(), b, p.ldb(),
+                    a, p.transa() ? 1 : p.lda(), p.beta(), c, p.ldc());
+        } else {
+            openblas_nolapack.cblas_sgemm(COL_MAJOR, p.transa() ? TRANS : NO_TRANS, p.transb() ? TRANS : NO_TRANS,
+                    p.m(), p.n(), p.k(), p.alpha(), a, p.lda(), b, p.ldb(), p.beta(), c, p.ldc());
+        }
     }
 }

@@ -114,6 +114,8 @@ class CpuBackendTest {
             "false,false,1,1,1,0,0", "false,true,3,17,33,0,0", "true,false,17,3,65,0,3",
             "true,true,33,65,17,0,5", "false,true,65,33,1,1,2", "true,false,1,257,129,0.5,0",
             "false,false,129,1,65,-1,7", "false,true,32,513,511,1,0", "true,false,511,513,33,0,0",
+            "true,true,1,65,33,0,3", "false,true,1,33,17,0,2", "true,false,17,1,33,0,5",
+            "true,true,33,1,17,1,0", "false,false,1,65,33,0,4", "false,true,17,1,3,0,0", "true,false,1,1,17,0,1",
             "false,false,0,3,5,0,0", "false,true,3,5,0,0,0", "true,true,3,5,0,2,1"})
     void gemmMatchesReference(boolean ta, boolean tb, int m, int n, int k, float beta, int pad) {
         Pair a = ta ? padded(k, m, pad) : padded(m, k, pad);
