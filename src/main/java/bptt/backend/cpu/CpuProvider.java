@@ -40,5 +40,9 @@ public final class CpuProvider implements BackendProvider {
                 : List.of();
     }
 
-    private static int cores() { return Runtime.getRuntime().availableProcessors(); }
+    /** Threads for OpenBLAS and the Java kernels: -Dbptt.cpu.threads=N, else one per core. */
+    private static int cores() {
+        Integer n = Integer.getInteger("bptt.cpu.threads");
+        return n != null && n > 0 ? n : Runtime.getRuntime().availableProcessors();
+    }
 }

@@ -19,10 +19,10 @@ final class Loops {
         }
     }
 
-    /** x[i] = tanh(x[i] + bias[b0 + i]). */
-    static void biasTanh(float[] x, float[] bias, int b0, int n) {
+    /** x[i] = tanh(x[i] + bias[i]). */
+    static void biasTanh(float[] x, float[] bias, int n) {
         for (int i = 0; i < n; i++) {
-            x[i] = FastTanh.tanh(x[i] + bias[b0 + i]);
+            x[i] = FastTanh.tanh(x[i] + bias[i]);
         }
     }
 
