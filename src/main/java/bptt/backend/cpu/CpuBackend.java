@@ -85,7 +85,7 @@ public final class CpuBackend extends AbstractBackend {
     public CpuBackend(int javaThreads, int blasThreads) {
         String failure = OpenBlas.load();
         if (failure != null) {
-            throw new IllegalStateException("OpenBLAS natives did not load: " + failure);
+            throw new IllegalStateException(failure);
         }
         int n = Math.max(1, javaThreads);
         OpenBlas.setThreads(Math.max(1, blasThreads));

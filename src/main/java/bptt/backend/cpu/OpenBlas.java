@@ -29,9 +29,9 @@ final class OpenBlas {
                 Loader.load(openblas_nolapack.class);
                 loaded = true;
             } catch (Throwable e) {
-                failure = e.getClass().getSimpleName() + ": " + e.getMessage()
-                        + " (the jar carries OpenBLAS for " + Loader.getPlatform() + "? build with the matching"
-                        + " -Djavacpp.platform, or use --backend cpu-ref)";
+                failure = "OpenBLAS natives for " + Loader.getPlatform() + " did not load (" + e
+                        + "); rebuild with mvn package -Djavacpp.platform=" + Loader.getPlatform()
+                        + ", or use --backend cpu-ref";
             }
         }
         return loaded ? null : failure;
