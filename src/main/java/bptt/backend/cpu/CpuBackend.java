@@ -351,7 +351,7 @@ public final class CpuBackend extends AbstractBackend {
         }
 
         /**
-         * Columns [from, to) of grad y (rows, cols) added into tableGrad z (cols, f-vocab) at
+         * Columns [from, to) of grad y (rows, cols) added into tableGrad z (cols, vocab) at
          * column ids[r], row by row in order; accumulated in {@code table} transposed (vocab, cols).
          */
         private void scatterColumns(Scratch s, int from, int to) {
@@ -363,12 +363,13 @@ public final class CpuBackend extends AbstractBackend {
             }
             int width = to - from;
             float[] a = s.row(width);
+            float[] acc = s.row2(width);
             for (int r = 0; r < rows; r++) {
                 y.get(yo + r * cols + from, a, 0, width);
                 int base = ids[r] * cols + from;
-                for (int j = 0; j < width; j++) {
-                    table[base + j] += a[j];
-                }
+                System.arraycopy(table, base, acc, 0, width);
+                Loops.add(acc, a, width);
+                System.arraycopy(acc, 0, table, base, width);
             }
             for (int h = from; h < to; h++) {
                 for (int v = 0; v < vocab; v++) {

@@ -12,6 +12,13 @@ final class Loops {
         }
     }
 
+    /** y += x (both indexed from 0, so the loop vectorises). */
+    static void add(float[] y, float[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            y[i] += x[i];
+        }
+    }
+
     /** x = alpha·x. */
     static void scale(float alpha, float[] x, int n) {
         for (int i = 0; i < n; i++) {
