@@ -3,6 +3,7 @@ package bptt.backend;
 
 import bptt.backend.cuda.CudaProvider;
 import bptt.backend.opencl.OpenClProvider;
+import bptt.backend.cpu.CpuProvider;
 import bptt.backend.ref.CpuRefBackend;
 
 import java.util.ArrayList;
@@ -18,6 +19,7 @@ public final class Backends {
         List<BackendProvider> list = new ArrayList<>();
         list.add(new CudaProvider());
         list.add(new OpenClProvider());
+        list.add(new CpuProvider());
         list.add(new BackendProvider() {
             @Override
             public String name() { return "cpu-ref"; }

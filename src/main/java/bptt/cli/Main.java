@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
                 GradcheckCommand.class,
                 DevicesCommand.class,
                 ConformanceCommand.class,
+                BenchCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -1,0 +1,40 @@
+// CpuMemory: one native (off-heap) float32 allocation, seen by OpenBLAS as an address and by Java as a FloatBuffer.
+package bptt.backend.cpu;
+
+import bptt.tensor.DeviceMemory;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+import java.nio.FloatBuffer;
+
+/** Native memory: BLAS reads it in place (no per-call copy as with heap arrays). */
+final class CpuMemory implements DeviceMemory {
+    final FloatPointer pointer;
+    /** The same bytes as a direct buffer, for the Java elementwise kernels. */
+    final FloatBuffer buffer;
+    /** Address of element 0. */
+    final long address;
+    private final Object owner;
+
+    CpuMemory(Object owner, long floats) {
+        if (floats > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("cpu holds at most 2^31 elements per tensor, asked for " + floats);
+        }
+        this.owner = owner;
+        this.pointer = new FloatPointer(floats);
+        if (pointer.isNull()) {
+            throw new OutOfMemoryError("cannot allocate " + floats * Float.BYTES + " bytes of native memory");
+        }
+        Pointer.memset(pointer, 0, floats * Float.BYTES);
+        this.buffer = pointer.asBuffer();
+        this.address = pointer.address();
+    }
+
+    @Override
+    public long capacity() { return buffer.capacity(); }
+
+    @Override
+    public Object owner() { return owner; }
+
+    void release() { pointer.deallocate(); }
+}

@@ -1,0 +1,82 @@
+// Loops: the array inner loops of the cpu backend's elementwise ops (plain loops C2 can vectorise).
+package bptt.backend.cpu;
+
+/** Each method works on the first n elements of its arrays; formulas follow cpu-ref's. */
+final class Loops {
+    private Loops() { }
+
+    /** y += alpha·x. */
+    static void axpy(float alpha, float[] x, float[] y, int n) {
+        for (int i = 0; i < n; i++) {
+            y[i] += alpha * x[i];
+        }
+    }
+
+    /** y += x (both indexed from 0, so the loop vectorises). */
+    static void add(float[] y, float[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            y[i] += x[i];
+        }
+    }
+
+    /** x = alpha·x. */
+    static void scale(float alpha, float[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] *= alpha;
+        }
+    }
+
+    /** x[i] = tanh(x[i] + bias[i]). */
+    static void biasTanh(float[] x, float[] bias, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] = FastTanh.tanh(x[i] + bias[i]);
+        }
+    }
+
+    /** da = (1 − a²)·da. */
+    static void tanhBackward(float[] a, float[] da, int n) {
+        for (int i = 0; i < n; i++) {
+            da[i] = (1f - a[i] * a[i]) * da[i];
+        }
+    }
+
+    /** p = p − step·g, in double as cpu-ref does. */
+    static void sgd(float[] p, float[] g, double step, int n) {
+        for (int i = 0; i < n; i++) {
+            p[i] = (float) (p[i] - step * g[i]);
+        }
+    }
+
+    /** Adam (PyTorch's rule) on p, g, m, v; gradScale and step arrive as doubles. */
+    static void adam(float[] p, float[] g, float[] m, float[] v, int n, float lr, float beta1, float beta2,
+                     float eps, double gradScale, double step) {
+        double bias1 = 1 - Math.pow(beta1, step);
+        double bias2 = 1 - Math.pow(beta2, step);
+        for (int i = 0; i < n; i++) {
+            double gi = gradScale * g[i];
+            m[i] = (float) (beta1 * m[i] + (1 - (double) beta1) * gi);
+            v[i] = (float) (beta2 * v[i] + (1 - (double) beta2) * gi * gi);
+            double denom = Math.sqrt(v[i] / bias2) + eps;
+            p[i] = (float) (p[i] - lr * (m[i] / bias1) / denom);
+        }
+    }
+
+    /** Adagrad (min-char-rnn) on p, g, cache. */
+    static void adagrad(float[] p, float[] g, float[] cache, int n, float lr, float eps, float gradScale) {
+        for (int i = 0; i < n; i++) {
+            double gi = (double) gradScale * g[i];
+            cache[i] = (float) (cache[i] + gi * gi);
+            p[i] = (float) (p[i] - lr * gi / Math.sqrt(cache[i] + eps));
+        }
+    }
+
+    /** Σ x² in index order, accumulated in double. */
+    static double sumOfSquares(float[] x, int n) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            double v = x[i];
+            sum += v * v;
+        }
+        return sum;
+    }
+}

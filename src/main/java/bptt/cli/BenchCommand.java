@@ -1,0 +1,252 @@
+// BenchCommand: `bptt bench` times full training steps (or one sgemm size) on a backend.
+package bptt.cli;
+
+import bptt.backend.Backend;
+import bptt.backend.Backends;
+import bptt.backend.ProfilingBackend;
+import bptt.rnn.Rnn;
+import bptt.rnn.RnnConfig;
+import bptt.rnn.Workspace;
+import bptt.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * A training step is what `train` repeats: Workspace forward (recurrence, output layer, softmax
+ * cross-entropy) + backward (BPTT, weight gradients) + SGD on the whole parameter slab, on a
+ * character model with random tokens. After --warmup steps, --repeats steps are timed one by
+ * one (the backend synchronized after each) and the median is reported.
+ *
+ * <p>With --sgemm N it instead times C(N,N) = A(N,N)·B(N,N) through the backend's gemm: the
+ * GFLOP/s ceiling that a training step is measured against.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Times training steps (forward + backward + SGD update) and reports tokens/s, ms/step, "
+                + "GFLOP/s and peak memory; or, with --sgemm N, the backend's N×N×N sgemm GFLOP/s.")
+public final class BenchCommand implements Runnable {
+
+    @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu, cpu-ref, opencl, cuda (default: ${DEFAULT-VALUE})")
+    String backend;
+
+    @Option(names = "--device", defaultValue = "-1", description = "device index (default: the backend's default)")
+    int device;
+
+    @Option(names = "--batch", defaultValue = "32", description = "B, sequences per step (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--seq-len", defaultValue = "256", description = "T, steps per sequence (default: ${DEFAULT-VALUE})")
+    int seqLen;
+
+    @Option(names = "--hidden", defaultValue = "512", description = "H, hidden size (default: ${DEFAULT-VALUE})")
+    int hidden;
+
+    @Option(names = "--vocab", defaultValue = "65", description = "V, vocabulary size (default: ${DEFAULT-VALUE})")
+    int vocab;
+
+    @Option(names = "--layers", defaultValue = "1", description = "L, stacked layers (default: ${DEFAULT-VALUE})")
+    int layers;
+
+    @Option(names = "--warmup", defaultValue = "3", description = "untimed steps first (default: ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--repeats", defaultValue = "5", description = "timed steps; the median is reported (default: ${DEFAULT-VALUE})")
+    int repeats;
+
+    @Option(names = "--json", description = "print one JSON object instead of text")
+    boolean json;
+
+    @Option(names = "--profile", description = "also time every op (synchronizing after each) and print where time goes")
+    boolean profile;
+
+    @Option(names = "--sgemm", paramLabel = "N", defaultValue = "0",
+            description = "time an N×N×N sgemm instead of training steps (the GFLOP/s ceiling)")
+    int sgemm;
+
+    @Override
+    public void run() {
+        if (warmup < 0 || repeats < 1) {
+            throw new UserError("--warmup must be >= 0 and --repeats >= 1; try --warmup 3 --repeats 5");
+        }
+        try (Backend be = Backends.open(backend, device)) {
+            if (sgemm > 0) {
+                benchSgemm(be);
+            } else {
+                benchTraining(be);
+            }
+        }
+    }
+
+    /**
+     * GEMM FLOPs of one training step, 2·m·n·k per GEMM that {@link Workspace} runs, with
+     * N = T·B rows, D_l the input width of layer l (D_0 = V for tokens, H above):
+     * <pre>
+     *   output layer:  forward logits, backward dWya and dA_top      3 · 2·N·H·V
+     *   per layer l:   forward recurrence, backward dnext, dWaa      3 · 2·N·H·H
+     *                  input projection and dWax (skipped for tokens
+     *                  at l = 0: a gather and a scatter-add instead) 2 · 2·N·D_l·H
+     *                  dx into layer l-1 (l > 0)                     1 · 2·N·H·H
+     * </pre>
+     * Elementwise work (bias+tanh, tanh backward, softmax, row sums, SGD) is not counted.
+     */
+    static double flopsPerStep(int batch, int seqLen, int hidden, int vocab, int layers) {
+        double n = (double) batch * seqLen;
+        double h = hidden;
+        double flops = 3 * 2 * n * h * vocab;
+        for (int l = 0; l < layers; l++) {
+            flops += 3 * 2 * n * h * h;
+            if (l > 0) {
+                flops += 2 * 2 * n * h * h + 2 * n * h * h;
+            }
+        }
+        return flops;
+    }
+
+    private void benchTraining(Backend raw) {
+        ProfilingBackend profiler = profile ? new ProfilingBackend(raw) : null;
+        Backend be = profile ? profiler : raw;
+        RnnConfig config = RnnConfig.charModel(vocab, hidden, layers);
+        SplittableRandom random = new SplittableRandom(1);
+        int rows = batch * seqLen;
+        float[] inputs = new float[rows];
+        float[] targets = new float[rows];
+        for (int i = 0; i < rows; i++) {
+            inputs[i] = random.nextInt(vocab);
+            targets[i] = random.nextInt(vocab);
+        }
+        double[] ms = new double[repeats];
+        double loss;
+        try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen)) {
+            rnn.initialize(1);
+            ws.setInputs(inputs);
+            ws.setTargets(targets);
+            ws.resetState();
+            for (int i = 0; i < warmup; i++) {
+                step(be, rnn, ws);
+            }
+            if (profiler != null) {
+                profiler.reset();
+            }
+            loss = 0;
+            for (int i = 0; i < repeats; i++) {
+                long t0 = System.nanoTime();
+                loss = step(be, rnn, ws);
+                be.synchronize();
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+            }
+        }
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        double median = repeats % 2 == 1 ? sorted[repeats / 2] : (sorted[repeats / 2 - 1] + sorted[repeats / 2]) / 2;
+        double flops = flopsPerStep(batch, seqLen, hidden, vocab, layers);
+        double tokensPerS = rows / (median / 1e3);
+        double gflops = flops / (median / 1e3) / 1e9;
+        long peak = raw.peakAllocatedBytes();
+        long heap = heapPeakBytes();
+        if (json) {
+            System.out.println(String.format(Locale.ROOT,
+                    "{\"backend\":\"%s\",\"device\":\"%s\",\"batch\":%d,\"seq_len\":%d,\"hidden\":%d,\"vocab\":%d,"
+                            + "\"layers\":%d,\"warmup\":%d,\"repeats\":%d,\"ms_per_step\":%.3f,\"ms_min\":%.3f,"
+                            + "\"ms_max\":%.3f,\"tokens_per_s\":%.1f,\"gflop_per_step\":%.4f,\"gflops\":%.2f,"
+                            + "\"peak_bytes\":%d,\"jvm_heap_peak_bytes\":%d,\"loss\":%.5f}",
+                    raw.name(), escape(raw.deviceDescription()), batch, seqLen, hidden, vocab, layers, warmup, repeats,
+                    median, sorted[0], sorted[repeats - 1], tokensPerS, flops / 1e9, gflops, peak, heap, loss));
+        } else {
+            System.out.printf(Locale.ROOT, "backend %s: %s%n", raw.name(), raw.deviceDescription());
+            System.out.printf(Locale.ROOT, "B=%d T=%d H=%d V=%d layers=%d: %d warm-up + %d timed training steps"
+                    + " (forward + backward + SGD)%n", batch, seqLen, hidden, vocab, layers, warmup, repeats);
+            System.out.printf(Locale.ROOT, "  ms/step      %10.2f median (min %.2f, max %.2f)%n", median, sorted[0],
+                    sorted[repeats - 1]);
+            System.out.printf(Locale.ROOT, "  tokens/s     %10.0f%n", tokensPerS);
+            System.out.printf(Locale.ROOT, "  GFLOP/s      %10.2f (%.3f GFLOP of GEMMs per step)%n", gflops, flops / 1e9);
+            System.out.printf(Locale.ROOT, "  peak memory  %10.1f MiB on the backend, %.1f MiB JVM heap%n",
+                    peak / 1048576.0, heap / 1048576.0);
+        }
+        if (profiler != null) {
+            printProfile(profiler, median);
+        }
+    }
+
+    private static double step(Backend be, Rnn rnn, Workspace ws) {
+        double loss = ws.forward();
+        ws.backward();
+        be.sgdUpdate(rnn.params(), rnn.grads(), 0.01f, 1f);
+        return loss;
+    }
+
+    private void printProfile(ProfilingBackend profiler, double medianMs) {
+        double total = 0;
+        for (ProfilingBackend.Entry e : profiler.entries()) {
+            total += e.millis();
+        }
+        System.out.printf(Locale.ROOT, "profile per step (ops synchronized; %.2f ms in ops of %.2f ms median step):%n",
+                total / repeats, medianMs);
+        System.out.printf(Locale.ROOT, "  %-34s %8s %11s %7s %9s%n", "op", "calls", "ms/step", "share", "GFLOP/s");
+        for (ProfilingBackend.Entry e : profiler.entries()) {
+            String gf = "";
+            if (e.op().startsWith("gemm")) {
+                String[] f = e.op().split("[ =]");
+                double mnk = 2.0 * Long.parseLong(f[3]) * Long.parseLong(f[5]) * Long.parseLong(f[7]) * e.calls();
+                gf = String.format(Locale.ROOT, "%9.1f", mnk / (e.millis() / 1e3) / 1e9);
+            }
+            System.out.printf(Locale.ROOT, "  %-34s %8d %11.3f %6.1f%% %s%n", e.op(), e.calls() / repeats,
+                    e.millis() / repeats, 100 * e.millis() / total, gf);
+        }
+    }
+
+    private void benchSgemm(Backend be) {
+        int n = sgemm;
+        float[] values = new float[n * n];
+        SplittableRandom random = new SplittableRandom(2);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) (random.nextDouble() - 0.5);
+        }
+        Tensor a = be.alloc(n, n);
+        Tensor b = be.alloc(n, n);
+        Tensor c = be.alloc(n, n);
+        be.upload(values, a);
+        be.upload(values, b);
+        double[] ms = new double[repeats];
+        for (int i = 0; i < warmup + repeats; i++) {
+            long t0 = System.nanoTime();
+            be.gemm(false, a, false, b, 1f, 0f, c);
+            be.synchronize();
+            if (i >= warmup) {
+                ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
+            }
+        }
+        be.free(a);
+        be.free(b);
+        be.free(c);
+        Arrays.sort(ms);
+        double median = ms[repeats / 2];
+        double gflops = 2.0 * n * n * n / (median / 1e3) / 1e9;
+        if (json) {
+            System.out.println(String.format(Locale.ROOT,
+                    "{\"backend\":\"%s\",\"device\":\"%s\",\"sgemm_n\":%d,\"repeats\":%d,\"ms\":%.3f,\"gflops\":%.2f}",
+                    be.name(), escape(be.deviceDescription()), n, repeats, median, gflops));
+        } else {
+            System.out.printf(Locale.ROOT, "backend %s: %s%n  sgemm %d×%d×%d: %.3f ms median of %d, %.1f GFLOP/s%n",
+                    be.name(), be.deviceDescription(), n, n, n, median, repeats, gflops);
+        }
+    }
+
+    /** Highest heap use the JVM has seen: the sum of the heap pools' peaks. */
+    private static long heapPeakBytes() {
+        long sum = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
+                sum += pool.getPeakUsage().getUsed();
+            }
+        }
+        return sum;
+    }
+
+    private static String escape(String s) { return s.replace("\\", "\\\\").replace("\"", "\\\""); }
+}
