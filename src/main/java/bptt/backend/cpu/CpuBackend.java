@@ -17,9 +17,14 @@ import java.nio.FloatBuffer;
  *
  * <p>Determinism: elementwise ops write each element from its own inputs only; reductions
  * ({@link #sumRows}, {@link #sumOfSquares}, {@link #scatterAddColumns}) add in a fixed order
- * that does not depend on the split, so results are bitwise the same for any thread count.
- * Reductions accumulate in double, like cpu-ref. Nothing is allocated per call once scratch
- * arrays have grown to the largest shape seen.
+ * that does not depend on the split, so the Java kernels give bitwise the same results for
+ * any thread count. sumRows and sumOfSquares accumulate in double like cpu-ref; scatter-add
+ * rounds to float after each addition in row order, exactly as cpu-ref stores it. OpenBLAS
+ * is reproducible run to run for a fixed OpenBLAS thread count (its results change with that
+ * count). Nothing is allocated per call once scratch arrays have grown to the largest shape
+ * seen (measured: 0 bytes per recurrent step).
+ *
+ * <p>OpenBLAS's thread count is process-wide: the last CpuBackend opened sets it.
  */
 public final class CpuBackend extends AbstractBackend {
     /** Elements per chunk moved between native memory and the per-thread arrays. */
