@@ -41,6 +41,8 @@ public final class Workspace implements AutoCloseable {
     private final Tensor[] boundaries; // per layer ((segments-1)·B, H): block s-1 = state entering segment s
     private final Tensor[] states;   // per layer ((k+1)·B, H): block 0 = state entering the segment, block i+1 = a at its step i
     private final Tensor[] dstates;  // per layer (k·B, H): da, then dpre in place, for the segment's steps
+    private final Tensor[][] stateAt;  // [layer][i] = states block i, (B, H): made once, so no step allocates
+    private final Tensor[][] dstateAt; // [layer][i] = dstates block i, (B, H)
     private final Tensor logits;     // (S·B, V): logits, then dL/dlogits in place
     private final Tensor losses;     // (S·B, 1)
     private final Tensor lossSum;    // (1, 1)
@@ -73,6 +75,8 @@ public final class Workspace implements AutoCloseable {
         this.boundaries = new Tensor[layers];
         this.states = new Tensor[layers];
         this.dstates = new Tensor[layers];
+        this.stateAt = new Tensor[layers][segSteps + 1];
+        this.dstateAt = new Tensor[layers][segSteps];
         for (int l = 0; l < layers; l++) {
             h0[l] = be.alloc(batch, h);
             hT[l] = be.alloc(batch, h);
@@ -80,6 +84,12 @@ public final class Workspace implements AutoCloseable {
             boundaries[l] = segments > 1 ? be.alloc((segments - 1) * batch, h) : null;
             states[l] = be.alloc((segSteps + 1) * batch, h);
             dstates[l] = be.alloc(segSteps * batch, h);
+            for (int i = 0; i <= segSteps; i++) {
+                stateAt[l][i] = states[l].rows(i * batch, batch);
+            }
+            for (int i = 0; i < segSteps; i++) {
+                dstateAt[l][i] = dstates[l].rows(i * batch, batch);
+            }
         }
         this.logits = be.alloc(chunkSteps * batch, cfg.outputSize());
         this.losses = be.alloc(chunkSteps * batch, 1);
@@ -184,17 +194,16 @@ public final class Workspace implements AutoCloseable {
             Tensor wax = rnn.param(ParameterLayout.wax(l));  // (H, D_l)
             Tensor waa = rnn.param(ParameterLayout.waa(l));  // (H, H)
             Tensor ba = rnn.param(ParameterLayout.ba(l));    // (1, H)
-            Tensor st = states[l];
-            be.copy(enteringState(l, s), st.rows(0, batch));
-            Tensor projected = st.rows(batch, n);             // (len·B, H): x_t·Waxᵀ for the segment
+            be.copy(enteringState(l, s), stateAt[l][0]);
+            Tensor projected = states[l].rows(batch, n);      // (len·B, H): x_t·Waxᵀ for the segment
             if (l == 0 && cfg.tokenInput()) {
                 be.gatherColumns(inputs.rows(start * batch, n), wax, projected);
             } else {
                 be.gemm(false, layerInput(l, start, len), true, wax, 1f, 0f, projected);
             }
             for (int i = 0; i < len; i++) {
-                Tensor pre = st.rows((i + 1) * batch, batch);  // (B, H), holds x_t·Waxᵀ
-                be.gemm(false, st.rows(i * batch, batch), true, waa, 1f, 1f, pre);
+                Tensor pre = stateAt[l][i + 1];                // (B, H), holds x_t·Waxᵀ
+                be.gemm(false, stateAt[l][i], true, waa, 1f, 1f, pre);
                 be.biasTanh(pre, ba);
             }
         }
@@ -208,10 +217,8 @@ public final class Workspace implements AutoCloseable {
 
     /** Keeps the state leaving segment s: the next segment's boundary, or the final state. */
     private void keepLeavingState(int s) {
-        Tensor leaving;
         for (int l = 0; l < cfg.layers(); l++) {
-            leaving = states[l].rows(segmentLength(s) * batch, batch);
-            be.copy(leaving, s + 1 < segments ? boundaries[l].rows(s * batch, batch) : hT[l]);
+            be.copy(stateAt[l][segmentLength(s)], s + 1 < segments ? boundaries[l].rows(s * batch, batch) : hT[l]);
         }
     }
 
@@ -341,9 +348,9 @@ public final class Workspace implements AutoCloseable {
         Tensor st = states[l];
         Tensor ds = dstates[l];
         for (int i = len - 1; i >= 0; i--) {
-            Tensor da = ds.rows(i * batch, batch);            // (B, H): da_t in, dpre_t out
+            Tensor da = dstateAt[l][i];                       // (B, H): da_t in, dpre_t out
             be.axpy(1f, dnext[l], da);
-            be.tanhBackward(st.rows((i + 1) * batch, batch), da);
+            be.tanhBackward(stateAt[l][i + 1], da);
             be.gemm(false, da, false, waa, 1f, 0f, dnext[l]);
         }
         int start = segmentStart(s);

@@ -43,7 +43,7 @@ public final class Tensor {
     public long size() { return (long) rows * cols; }
 
     /** True when the rows*cols elements are stored back to back. */
-    public boolean isContiguous() { return ld == cols || rows <= 1; }
+    public boolean isContiguous() { return ld == cols || rows <= 1 || cols == 0; }
 
     /** Rows [r0, r0+n) of this view. */
     public Tensor rows(int r0, int n) {
