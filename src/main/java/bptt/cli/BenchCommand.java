@@ -6,8 +6,10 @@ import bptt.backend.Backends;
 import bptt.backend.ProfilingBackend;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
+import bptt.rnn.Schedule;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
+import bptt.train.SyntheticTask;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -65,6 +67,14 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--profile", description = "also time every op (synchronizing after each) and print where time goes")
     boolean profile;
 
+    @Option(names = "--checkpoint-every", defaultValue = "0", paramLabel = "auto|K|0",
+            description = "keep hidden states every K steps and recompute in the backward pass (auto ≈ √T); 0 keeps all (default: ${DEFAULT-VALUE})")
+    String checkpointEvery;
+
+    @Option(names = "--task", defaultValue = "text",
+            description = "text (random tokens of --vocab), copy or adding (the long-range tasks; --vocab is then theirs) (default: ${DEFAULT-VALUE})")
+    String task;
+
     @Option(names = "--sgemm", paramLabel = "N", defaultValue = "0",
             description = "time an N×N×N sgemm instead of training steps (the GFLOP/s ceiling)")
     int sgemm;
@@ -96,13 +106,24 @@ public final class BenchCommand implements Runnable {
      * Elementwise work (bias+tanh, tanh backward, softmax, row sums, SGD) is not counted.
      */
     static double flopsPerStep(int batch, int seqLen, int hidden, int vocab, int layers) {
+        return flopsPerStep(RnnConfig.charModel(vocab, hidden, layers), batch, seqLen);
+    }
+
+    /**
+     * The same count for any model; dense input at l = 0 adds its projection and dWax,
+     * 2 · 2·N·D·H. Checkpointed BPTT's recomputed forward is not counted: GFLOP/s stay the
+     * useful work, so the cost of recomputation shows as lower GFLOP/s.
+     */
+    static double flopsPerStep(RnnConfig config, int batch, int seqLen) {
         double n = (double) batch * seqLen;
-        double h = hidden;
-        double flops = 3 * 2 * n * h * vocab;
-        for (int l = 0; l < layers; l++) {
+        double h = config.hidden();
+        double flops = 3 * 2 * n * h * config.outputSize();
+        for (int l = 0; l < config.layers(); l++) {
             flops += 3 * 2 * n * h * h;
             if (l > 0) {
                 flops += 2 * 2 * n * h * h + 2 * n * h * h;
+            } else if (!config.tokenInput()) {
+                flops += 2 * 2 * n * config.inputSize() * h;
             }
         }
         return flops;
@@ -111,18 +132,26 @@ public final class BenchCommand implements Runnable {
     private void benchTraining(Backend raw) {
         ProfilingBackend profiler = profile ? new ProfilingBackend(raw) : null;
         Backend be = profile ? profiler : raw;
-        RnnConfig config = RnnConfig.charModel(vocab, hidden, layers);
-        SplittableRandom random = new SplittableRandom(1);
+        SyntheticTask generator = "text".equalsIgnoreCase(task) ? null : SyntheticTask.create(task, batch, seqLen, 1);
+        RnnConfig config = generator == null ? RnnConfig.charModel(vocab, hidden, layers) : generator.model(hidden, layers);
+        Schedule schedule = Schedule.parse(checkpointEvery, seqLen);
         int rows = batch * seqLen;
-        float[] inputs = new float[rows];
+        float[] inputs = new float[config.tokenInput() ? rows : rows * config.inputSize()];
         float[] targets = new float[rows];
-        for (int i = 0; i < rows; i++) {
-            inputs[i] = random.nextInt(vocab);
-            targets[i] = random.nextInt(vocab);
+        if (generator == null) {
+            SplittableRandom random = new SplittableRandom(1);
+            for (int i = 0; i < rows; i++) {
+                inputs[i] = random.nextInt(vocab);
+                targets[i] = random.nextInt(vocab);
+            }
+        } else {
+            generator.fill(0, 0, inputs, targets);
         }
         double[] ms = new double[repeats];
         double loss;
-        try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen)) {
+        int segmentSteps;
+        try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, schedule)) {
+            segmentSteps = ws.segmentSteps();
             rnn.initialize(1);
             ws.setInputs(inputs);
             ws.setTargets(targets);
@@ -144,29 +173,34 @@ public final class BenchCommand implements Runnable {
         double[] sorted = ms.clone();
         Arrays.sort(sorted);
         double median = repeats % 2 == 1 ? sorted[repeats / 2] : (sorted[repeats / 2 - 1] + sorted[repeats / 2]) / 2;
-        double flops = flopsPerStep(batch, seqLen, hidden, vocab, layers);
+        double flops = flopsPerStep(config, batch, seqLen);
+        int checkpointK = segmentSteps == seqLen ? 0 : segmentSteps;
         double tokensPerS = rows / (median / 1e3);
         double gflops = flops / (median / 1e3) / 1e9;
         long peak = raw.peakAllocatedBytes();
         long heap = heapPeakBytes();
+        long rss = peakResidentBytes();
         if (json) {
             System.out.println(String.format(Locale.ROOT,
-                    "{\"backend\":\"%s\",\"device\":\"%s\",\"batch\":%d,\"seq_len\":%d,\"hidden\":%d,\"vocab\":%d,"
-                            + "\"layers\":%d,\"warmup\":%d,\"repeats\":%d,\"ms_per_step\":%.3f,\"ms_min\":%.3f,"
-                            + "\"ms_max\":%.3f,\"tokens_per_s\":%.1f,\"gflop_per_step\":%.4f,\"gflops\":%.2f,"
-                            + "\"peak_bytes\":%d,\"jvm_heap_peak_bytes\":%d,\"loss\":%.5f}",
-                    raw.name(), escape(raw.deviceDescription()), batch, seqLen, hidden, vocab, layers, warmup, repeats,
-                    median, sorted[0], sorted[repeats - 1], tokensPerS, flops / 1e9, gflops, peak, heap, loss));
+                    "{\"backend\":\"%s\",\"device\":\"%s\",\"task\":\"%s\",\"batch\":%d,\"seq_len\":%d,\"hidden\":%d,"
+                            + "\"vocab\":%d,\"layers\":%d,\"checkpoint_every\":%d,\"warmup\":%d,\"repeats\":%d,"
+                            + "\"ms_per_step\":%.3f,\"ms_min\":%.3f,\"ms_max\":%.3f,\"tokens_per_s\":%.1f,"
+                            + "\"gflop_per_step\":%.4f,\"gflops\":%.2f,\"peak_bytes\":%d,\"jvm_heap_peak_bytes\":%d,"
+                            + "\"peak_rss_bytes\":%d,\"loss\":%.5f}",
+                    raw.name(), escape(raw.deviceDescription()), task, batch, seqLen, hidden, config.outputSize(), layers,
+                    checkpointK, warmup, repeats, median, sorted[0], sorted[repeats - 1], tokensPerS, flops / 1e9, gflops,
+                    peak, heap, rss, loss));
         } else {
             System.out.printf(Locale.ROOT, "backend %s: %s%n", raw.name(), raw.deviceDescription());
-            System.out.printf(Locale.ROOT, "B=%d T=%d H=%d V=%d layers=%d: %d warm-up + %d timed training steps"
-                    + " (forward + backward + SGD)%n", batch, seqLen, hidden, vocab, layers, warmup, repeats);
+            System.out.printf(Locale.ROOT, "%s B=%d T=%d H=%d V=%d layers=%d, %s: %d warm-up + %d timed training steps"
+                    + " (forward + backward + SGD)%n", task, batch, seqLen, hidden, config.outputSize(), layers,
+                    checkpointK == 0 ? "full storage" : "checkpoint every " + checkpointK, warmup, repeats);
             System.out.printf(Locale.ROOT, "  ms/step      %10.2f median (min %.2f, max %.2f)%n", median, sorted[0],
                     sorted[repeats - 1]);
             System.out.printf(Locale.ROOT, "  tokens/s     %10.0f%n", tokensPerS);
             System.out.printf(Locale.ROOT, "  GFLOP/s      %10.2f (%.3f GFLOP of GEMMs per step)%n", gflops, flops / 1e9);
-            System.out.printf(Locale.ROOT, "  peak memory  %10.1f MiB on the backend, %.1f MiB JVM heap%n",
-                    peak / 1048576.0, heap / 1048576.0);
+            System.out.printf(Locale.ROOT, "  peak memory  %10.1f MiB of tensors on the backend, %.1f MiB JVM heap,"
+                    + " %.1f MiB process resident (host)%n", peak / 1048576.0, heap / 1048576.0, rss / 1048576.0);
         }
         if (profiler != null) {
             printProfile(profiler, median);
@@ -248,6 +282,20 @@ public final class BenchCommand implements Runnable {
             }
         }
         return sum;
+    }
+
+    /** The process's peak resident set (VmHWM of /proc/self/status), or -1 where there is none. */
+    private static long peakResidentBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
     }
 
     private static String escape(String s) { return s.replace("\\", "\\\\").replace("\"", "\\\""); }
