@@ -15,6 +15,7 @@ public final class Progress implements AutoCloseable {
     private final PrintStream out;
     private final ProgressBar bar;
     private final int totalSteps;
+    private final int startStep;
     private final int plainEvery;
     private final long started = System.nanoTime();
     private long lastPlain = started;
@@ -22,6 +23,7 @@ public final class Progress implements AutoCloseable {
     public Progress(PrintStream out, int startStep, int totalSteps, boolean terminal) {
         this.out = out;
         this.totalSteps = totalSteps;
+        this.startStep = startStep;
         this.plainEvery = Math.max(1, (totalSteps - startStep) / 20);
         this.bar = terminal && totalSteps > startStep ? new ProgressBarBuilder()
                 .setTaskName("train")
@@ -48,7 +50,8 @@ public final class Progress implements AutoCloseable {
         if (step % plainEvery == 0 || step == totalSteps || now - lastPlain > PLAIN_INTERVAL_NANOS) {
             lastPlain = now;
             double elapsed = (now - started) / 1e9;
-            out.printf(Locale.ROOT, "step %d/%d  %s  elapsed %.1fs%n", step, totalSteps, msg, elapsed);
+            double eta = elapsed / Math.max(1, step - startStep) * (totalSteps - step);
+            out.printf(Locale.ROOT, "step %d/%d  %s  elapsed %.1fs  ETA %.0fs%n", step, totalSteps, msg, elapsed, eta);
         }
     }
 
