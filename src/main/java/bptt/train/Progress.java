@@ -1,6 +1,7 @@
 // Progress: a live progress bar on a terminal, or a plain line per interval when output is a file or pipe.
 package bptt.train;
 
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -33,6 +34,7 @@ public final class Progress implements AutoCloseable {
                 .setUpdateIntervalMillis(250)
                 .showSpeed()
                 .setUnit(" steps", 1)
+                .setConsumer(new ConsoleProgressBarConsumer(out, 110))
                 .build() : null;
     }
 
@@ -43,7 +45,7 @@ public final class Progress implements AutoCloseable {
         String msg = String.format(Locale.ROOT, "loss %.4f  %.0f tok/s", loss, tokensPerSecond);
         if (bar != null) {
             bar.stepTo(step);
-            bar.setExtraMessage(msg);
+            bar.setExtraMessage(" " + msg);
             return;
         }
         long now = System.nanoTime();
@@ -55,8 +57,11 @@ public final class Progress implements AutoCloseable {
         }
     }
 
-    /** A message that should not be overwritten by the bar. */
+    /** A message on a line of its own: on a terminal the bar's line is cleared first, and the bar redraws below. */
     public void println(String line) {
+        if (bar != null) {
+            out.print("\r\033[2K");
+        }
         out.println(line);
     }
 
