@@ -15,10 +15,15 @@ final class CpuMemory implements DeviceMemory {
     /** Address of element 0. */
     final long address;
     private final Object owner;
+    /** A direct FloatBuffer spans at most 2^31 − 1 bytes, so the Java kernels reach this many floats. */
+    static final long MAX_FLOATS = Integer.MAX_VALUE / Float.BYTES;
 
     CpuMemory(Object owner, long floats) {
-        if (floats > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("cpu holds at most 2^31 elements per tensor, asked for " + floats);
+        if (floats > MAX_FLOATS) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "a tensor of %,d floats (%.1f GiB) exceeds the cpu backend's limit of %,d floats (2 GiB) per tensor;"
+                            + " use --checkpoint-every auto, or a smaller --batch or --seq-len",
+                    floats, floats * (double) Float.BYTES / (1L << 30), MAX_FLOATS));
         }
         this.owner = owner;
         this.pointer = new FloatPointer(floats);
