@@ -9,7 +9,10 @@ import bptt.tensor.Tensor;
  * projection of many steps is one GEMM (or one gather for tokens); each step does only the
  * recurrent GEMM and one fused bias+tanh; the output layer and softmax cross-entropy run over
  * chunks of S steps at once; the weight gradients are one GEMM per chunk (S·B rows), i.e. ONE
- * GEMM over all T·B rows when S = T. Rows are time-major: row t·B + b is sequence b at step t.
+ * GEMM over all T·B rows when S = T; the input projection of dense inputs and upper layers runs
+ * per chunk too, so every GEMM has the same row count in every mode (BLAS kernels may round a
+ * row differently depending on how many rows share the call). Rows are time-major: row t·B + b
+ * is sequence b at step t.
  *
  * <pre>
  *   pre_t = x_t·Waxᵀ + a_{t-1}·Waaᵀ + ba      a_t = tanh(pre_t)      y_t = a_t·Wyaᵀ + by
@@ -195,11 +198,14 @@ public final class Workspace implements AutoCloseable {
             Tensor waa = rnn.param(ParameterLayout.waa(l));  // (H, H)
             Tensor ba = rnn.param(ParameterLayout.ba(l));    // (1, H)
             be.copy(enteringState(l, s), stateAt[l][0]);
-            Tensor projected = states[l].rows(batch, n);      // (len·B, H): x_t·Waxᵀ for the segment
             if (l == 0 && cfg.tokenInput()) {
-                be.gatherColumns(inputs.rows(start * batch, n), wax, projected);
+                be.gatherColumns(inputs.rows(start * batch, n), wax, states[l].rows(batch, n));
             } else {
-                be.gemm(false, layerInput(l, start, len), true, wax, 1f, 0f, projected);
+                for (int c = 0; c < len; c += chunkSteps) {
+                    int cl = Math.min(chunkSteps, len - c);
+                    Tensor projected = states[l].rows((c + 1) * batch, cl * batch);  // (cl·B, H): x_t·Waxᵀ
+                    be.gemm(false, layerInput(l, start + c, cl), true, wax, 1f, 0f, projected);
+                }
             }
             for (int i = 0; i < len; i++) {
                 Tensor pre = stateAt[l][i + 1];                // (B, H), holds x_t·Waxᵀ

@@ -3,6 +3,7 @@ package bptt.rnn;
 
 import bptt.backend.Backend;
 import bptt.backend.ref.CpuRefBackend;
+import bptt.conformance.TestBackends;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -53,21 +54,26 @@ class CheckpointedBpttTest {
         }
     }
 
-    @ParameterizedTest(name = "tokens={0} L={1} B={2} T={3} k={4} S={5}")
+    @ParameterizedTest(name = "{0} tokens={1} L={2} B={3} T={4} k={5} S={6}")
     @CsvSource({
-            "true, 1, 3, 17, 4, 2",
-            "true, 1, 2, 33, 11, 11",
-            "true, 2, 3, 40, 8, 4",
-            "true, 2, 1, 65, 13, 1",
-            "false, 1, 5, 30, 6, 3",
-            "false, 2, 2, 29, 10, 5",
-            "true, 1, 4, 12, 12, 6",
-            "true, 3, 2, 21, 7, 7",
+            "cpu-ref, true, 1, 3, 17, 4, 2",
+            "cpu-ref, true, 1, 2, 33, 11, 11",
+            "cpu-ref, true, 2, 3, 40, 8, 4",
+            "cpu-ref, true, 2, 1, 65, 13, 1",
+            "cpu-ref, false, 1, 5, 30, 6, 3",
+            "cpu-ref, false, 2, 2, 29, 10, 5",
+            "cpu-ref, true, 1, 4, 12, 12, 6",
+            "cpu-ref, true, 3, 2, 21, 7, 7",
+            "cpu, true, 1, 3, 17, 4, 2",
+            "cpu, true, 2, 1, 65, 13, 1",
+            "cpu, false, 2, 2, 29, 10, 5",
+            "cpu, true, 2, 16, 200, 20, 10",
+            "cpu, false, 1, 33, 64, 16, 16",
     })
-    void checkpointedGradientsAreBitwiseEqualToFullStorage(boolean tokens, int layers, int batch, int seqLen,
-                                                           int k, int chunk) {
+    void checkpointedGradientsAreBitwiseEqualToFullStorage(String backend, boolean tokens, int layers, int batch,
+                                                           int seqLen, int k, int chunk) {
         RnnConfig cfg = new RnnConfig(tokens ? 11 : 4, tokens, 9, layers, 11);
-        try (CpuRefBackend be = CpuRefBackend.float32()) {
+        try (Backend be = TestBackends.openFresh(backend)) {
             float[] full = runOnce(be, cfg, batch, seqLen, new Schedule(0, chunk), 5);
             float[] ckpt = runOnce(be, cfg, batch, seqLen, new Schedule(k, chunk), 5);
             assertArrayEquals(full, ckpt, "loss, gradients, dh0 and final state must be bitwise equal");
