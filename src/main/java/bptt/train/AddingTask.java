@@ -39,7 +39,7 @@ public final class AddingTask extends SyntheticTask {
     protected int classes() { return CLASSES; }
 
     @Override
-    public double chanceAccuracy() { return 2 * STEP; }
+    public double chanceAccuracy() { return STEP; }
 
     /** The class of a sum: its nearest multiple of 0.05. */
     public static int classOf(double sum) { return (int) Math.round(sum / STEP); }
