@@ -2,7 +2,6 @@
 package bptt.cli;
 
 import bptt.backend.Backend;
-import bptt.backend.Backends;
 import bptt.backend.ProfilingBackend;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
@@ -11,6 +10,7 @@ import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
 import bptt.train.SyntheticTask;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.lang.management.ManagementFactory;
@@ -34,11 +34,8 @@ import java.util.SplittableRandom;
                 + "GFLOP/s and peak memory; or, with --sgemm N, the backend's N×N×N sgemm GFLOP/s.")
 public final class BenchCommand implements Runnable {
 
-    @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu, cpu-ref, opencl, cuda (default: ${DEFAULT-VALUE})")
-    String backend;
-
-    @Option(names = "--device", defaultValue = "-1", description = "device index (default: the backend's default)")
-    int device;
+    @Mixin
+    BackendOption backendOption;
 
     @Option(names = "--batch", defaultValue = "32", description = "B, sequences per step (default: ${DEFAULT-VALUE})")
     int batch;
@@ -84,7 +81,7 @@ public final class BenchCommand implements Runnable {
         if (warmup < 0 || repeats < 1) {
             throw new UserError("--warmup must be >= 0 and --repeats >= 1; try --warmup 3 --repeats 5");
         }
-        try (Backend be = Backends.open(backend, device)) {
+        try (Backend be = backendOption.open()) {
             if (sgemm > 0) {
                 benchSgemm(be);
             } else {
