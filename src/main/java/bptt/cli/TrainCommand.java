@@ -95,7 +95,7 @@ public final class TrainCommand implements Callable<Integer> {
             adoptSavedSettings(TrainingState.trainSettings(resumed));
         }
         TrainSettings settings = new TrainSettings(hidden, layers, batch, seqLen, steps, lr,
-                Optimizer.parseKind(optimizer), clip, seed, valFraction, save, saveEvery, sampleEvery, evalEvery, log);
+                Optimizer.parseKind(optimizer), clip, seed, valFraction, saveEvery, sampleEvery, evalEvery);
         Schedule schedule = Schedule.parse(checkpointEvery, seqLen);
         Dataset dataset = dataset();
         AtomicBoolean stop = new AtomicBoolean();

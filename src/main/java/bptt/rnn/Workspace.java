@@ -106,9 +106,6 @@ public final class Workspace implements AutoCloseable {
     /** Steps per recomputed segment (T with full storage). */
     public int segmentSteps() { return segSteps; }
 
-    /** Steps whose logits are held at once. */
-    public int chunkSteps() { return chunkSteps; }
-
     /** (T·B, 1) token ids or (T·B, D) features; row t·B + b. */
     public Tensor inputs() { return inputs; }
 

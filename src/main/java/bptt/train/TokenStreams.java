@@ -31,17 +31,9 @@ public final class TokenStreams {
     /** N/B: tokens in each stream. */
     public int streamLength() { return streamLength; }
 
-    /** Tokens that take part in training: B · (N/B). */
-    public long usedTokens() { return (long) batch * streamLength; }
-
     /** Windows in one epoch: ceil((N/B − 1) / T). */
     public int windows(int seqLen) {
         return (streamLength - 1 + seqLen - 1) / seqLen;
-    }
-
-    /** Number of targets in window i (all B streams). */
-    public int targetsIn(int window, int seqLen) {
-        return batch * stepsIn(window, seqLen);
     }
 
     private int stepsIn(int window, int seqLen) {

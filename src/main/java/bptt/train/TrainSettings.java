@@ -1,8 +1,6 @@
 // TrainSettings: every knob of a training run, validated in one place with messages that say what to do.
 package bptt.train;
 
-import java.nio.file.Path;
-
 /**
  * @param hidden       H
  * @param layers       L
@@ -14,15 +12,12 @@ import java.nio.file.Path;
  * @param clip         global-norm clipping threshold, 0 = off
  * @param seed         seeds initialisation and sampling
  * @param valFraction  tail of the text held out for validation
- * @param save         checkpoint path, or null
  * @param saveEvery    steps between checkpoints (0 = only at the end)
  * @param sampleEvery  steps between printed samples (0 = never)
  * @param evalEvery    steps between validation passes (0 = only at the end)
- * @param log          JSON-lines metrics file, or null
  */
 public record TrainSettings(int hidden, int layers, int batch, int seqLen, int steps, float lr, Optimizer.Kind optimizer,
-                            float clip, long seed, double valFraction, Path save, int saveEvery, int sampleEvery,
-                            int evalEvery, Path log) {
+                            float clip, long seed, double valFraction, int saveEvery, int sampleEvery, int evalEvery) {
     public TrainSettings {
         positive("--hidden", hidden);
         positive("--layers", layers);

@@ -24,9 +24,8 @@ class ResumeAndFaultsTest {
 
     private static final String TEXT = "the quick brown fox jumps over the lazy dog; ".repeat(4);
 
-    private static TrainSettings settings(String optimizer, int steps, Path save) {
-        return new TrainSettings(12, 2, 3, 7, steps, 0.01f, Optimizer.parseKind(optimizer), 1f, 3, 0.1,
-                save, 0, 0, 0, null);
+    private static TrainSettings settings(String optimizer, int steps) {
+        return new TrainSettings(12, 2, 3, 7, steps, 0.01f, Optimizer.parseKind(optimizer), 1f, 3, 0.1, 0, 0, 0);
     }
 
     static Backend open(String name) {
@@ -50,19 +49,19 @@ class ResumeAndFaultsTest {
         Schedule schedule = new Schedule(checkpointEvery, 0);
         Path ckpt = dir.resolve("half.safetensors");
         List<Object> straight;
-        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n, ckpt), schedule)) {
+        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n), schedule)) {
             assertTrue(new TokenStreams(corpus.trainTokens(), 3).windows(7) < n, "the run must cross an epoch");
             straight = train(t, n);
         }
         List<Double> resumedLosses = new ArrayList<>();
-        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n, ckpt), schedule)) {
+        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n), schedule)) {
             @SuppressWarnings("unchecked")
             List<Double> first = (List<Double>) train(t, n / 2).get(0);
             resumedLosses.addAll(first);
             CheckpointIo.save(ckpt, TrainingState.capture(t));
         }
         float[] resumedParams;
-        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n, ckpt), schedule)) {
+        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n), schedule)) {
             TrainingState.resume(t, CheckpointIo.load(ckpt));
             assertEquals(n / 2, t.step());
             List<Object> second = train(t, n);
@@ -79,7 +78,7 @@ class ResumeAndFaultsTest {
     void divergenceNamesTheStepAndLeavesTheLastCheckpointIntact() {
         Corpus corpus = Corpus.load(writeText(), 0.1);
         Path ckpt = dir.resolve("good.safetensors");
-        try (Backend be = open("cpu-ref"); Trainer t = new Trainer(be, corpus, settings("adam", 10, ckpt))) {
+        try (Backend be = open("cpu-ref"); Trainer t = new Trainer(be, corpus, settings("adam", 10))) {
             train(t, 3);
             CheckpointIo.save(ckpt, TrainingState.capture(t));
             t.setLastGoodCheckpoint(ckpt.toString());
@@ -98,11 +97,11 @@ class ResumeAndFaultsTest {
     void resumingWithADifferentModelIsAClearError() {
         Corpus corpus = Corpus.load(writeText(), 0.1);
         Path ckpt = dir.resolve("m.safetensors");
-        try (Backend be = open("cpu-ref"); Trainer t = new Trainer(be, corpus, settings("adam", 2, ckpt))) {
+        try (Backend be = open("cpu-ref"); Trainer t = new Trainer(be, corpus, settings("adam", 2))) {
             train(t, 1);
             CheckpointIo.save(ckpt, TrainingState.capture(t));
         }
-        TrainSettings wider = new TrainSettings(16, 2, 3, 7, 2, 0.01f, Optimizer.Kind.ADAM, 1f, 3, 0.1, ckpt, 0, 0, 0, null);
+        TrainSettings wider = new TrainSettings(16, 2, 3, 7, 2, 0.01f, Optimizer.Kind.ADAM, 1f, 3, 0.1, 0, 0, 0);
         try (Backend be = open("cpu-ref"); Trainer t = new Trainer(be, corpus, wider)) {
             CheckpointException e = assertThrows(CheckpointException.class,
                     () -> TrainingState.resume(t, CheckpointIo.load(ckpt)));
