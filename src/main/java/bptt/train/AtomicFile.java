@@ -3,6 +3,8 @@ package bptt.train;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -12,7 +14,8 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Writes to a temporary sibling {@code .NAME.RANDOM.tmp}, forces it to disk, renames it over
  * the target with an atomic move and forces the directory. The temporary file is removed if
- * anything fails; only a killed process can leave one behind (never at the target's name).
+ * anything fails; only a killed process can leave one behind (never at the target's name), and
+ * the next successful save of the same target removes it.
  */
 final class AtomicFile {
     /** The body that fills the temporary file. */
@@ -42,6 +45,23 @@ final class AtomicFile {
             }
         }
         forceDirectory(dir);
+        removeStaleTemporaries(absolute);
+    }
+
+    /**
+     * Deletes temporaries a killed writer left beside the target. Saves of one target are
+     * sequential, so once this save has landed any other temporary of it is stale.
+     */
+    private static void removeStaleTemporaries(Path target) {
+        try (DirectoryStream<Path> siblings = Files.newDirectoryStream(target.getParent(), "." + target.getFileName() + ".*.tmp")) {
+            for (Path stale : siblings) {
+                if (isTemporaryFor(target, stale)) {
+                    Files.deleteIfExists(stale);
+                }
+            }
+        } catch (IOException | DirectoryIteratorException cannotClean) {
+            // Leaving a stale temporary behind is harmless: it is never read.
+        }
     }
 
     /** Makes the rename durable; some platforms cannot open a directory, and then there is nothing to do. */

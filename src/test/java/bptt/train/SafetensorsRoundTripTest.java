@@ -39,6 +39,19 @@ class SafetensorsRoundTripTest {
     }
 
     @Test
+    void aSuccessfulSaveRemovesTemporariesAKilledWriterLeftBehind(@TempDir Path dir) throws IOException {
+        Path target = dir.resolve("model.safetensors");
+        Path stale = Files.writeString(dir.resolve(".model.safetensors.1f2e3d.tmp"), "half a checkpoint");
+        Path other = Files.writeString(dir.resolve(".other.safetensors.1f2e3d.tmp"), "another target's");
+        Map<String, TensorData> tensors = new LinkedHashMap<>();
+        tensors.put("w", TensorData.vector(new float[]{1, 2, 3}));
+        SafetensorsFile.write(target, tensors, Map.of());
+        assertFalse(Files.exists(stale), "the stale temporary of this target is gone");
+        assertTrue(Files.exists(other), "temporaries of other targets are left alone");
+        assertArrayEquals(new float[]{1, 2, 3}, SafetensorsFile.read(target).tensors().get("w").values());
+    }
+
+    @Test
     void rawTensorsAndMetadataRoundTrip() {
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         tensors.put("z.big", TensorData.vector(random(300_000, 1))); // more than one 1 MiB chunk
