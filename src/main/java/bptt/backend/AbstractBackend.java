@@ -67,6 +67,12 @@ public abstract class AbstractBackend implements Backend {
             throw new IllegalArgumentException("cannot allocate a (" + rows + "," + cols + ") tensor");
         }
         long floats = Math.max(1L, (long) rows * cols);
+        if (floats > maxTensorFloats()) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "a (%d,%d) tensor of %,d floats (%.1f GiB) exceeds the %,d floats one tensor holds on %s;"
+                            + " use --checkpoint-every auto, or a smaller --batch or --seq-len",
+                    rows, cols, floats, floats * (double) Float.BYTES / (1L << 30), maxTensorFloats(), name()));
+        }
         DeviceMemory memory = allocMemory(floats);
         allocated += floats * Float.BYTES;
         peak = Math.max(peak, allocated);

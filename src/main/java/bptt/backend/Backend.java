@@ -48,6 +48,9 @@ public interface Backend extends AutoCloseable {
 
     void resetPeak();
 
+    /** The most floats one tensor may hold here (kernels index with int; devices limit allocations). */
+    default long maxTensorFloats() { return Integer.MAX_VALUE; }
+
     /** Waits until all queued work is done (for timing). */
     default void synchronize() { }
 

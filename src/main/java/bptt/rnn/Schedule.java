@@ -52,7 +52,11 @@ public record Schedule(int checkpointEvery, int outputChunk) {
      * and so the bits, the same as full storage with the same S.
      */
     public int chunkSteps(int seqLen, int batch, int vocab) {
-        int seg = segmentSteps(seqLen);
+        return chunkSteps(seqLen, segmentSteps(seqLen), batch, vocab);
+    }
+
+    /** The same for segments of {@code seg} steps (full storage split to fit a backend's tensors). */
+    public int chunkSteps(int seqLen, int seg, int batch, int vocab) {
         int limit = outputChunk > 0 ? Math.min(outputChunk, seg)
                 : (int) Math.max(1, Math.min(seg, AUTO_LOGIT_FLOATS / ((long) batch * vocab)));
         if (seg == seqLen) {

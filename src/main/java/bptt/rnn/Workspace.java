@@ -33,7 +33,8 @@ public final class Workspace implements AutoCloseable {
     private final RnnConfig cfg;
     private final int batch;
     private final int seqLen;
-    private final int segSteps;      // k (or T)
+    private final boolean resident;  // full storage: every segment's states stay, none is recomputed
+    private final int segSteps;      // k; with full storage T, or less when T steps exceed one tensor
     private final int segments;      // ceil(T / k)
     private final int chunkSteps;    // S
     private final Tensor inputs;     // (T·B, 1) token ids, or (T·B, D) features
@@ -42,15 +43,15 @@ public final class Workspace implements AutoCloseable {
     private final Tensor[] hT;       // per layer (B, H): state after step T-1
     private final Tensor[] dnext;    // per layer (B, H): dL/da flowing back into the previous step; dL/dh0 at the end
     private final Tensor[] boundaries; // per layer ((segments-1)·B, H): block s-1 = state entering segment s
-    private final Tensor[] states;   // per layer ((k+1)·B, H): block 0 = state entering the segment, block i+1 = a at its step i
+    private final Tensor[][] states; // [layer][segment, or 0 when recomputed] ((len+1)·B, H): block 0 = state entering the segment, block i+1 = a at its step i
     private final Tensor[] dstates;  // per layer (k·B, H): da, then dpre in place, for the segment's steps
-    private final Tensor[][] stateAt;  // [layer][i] = states block i, (B, H): made once, so no step allocates
+    private final Tensor[][][] stateAt; // [layer][buffer][i] = block i of that states buffer, (B, H): made once, so no step allocates
     private final Tensor[][] dstateAt; // [layer][i] = dstates block i, (B, H)
     private final Tensor logits;     // (S·B, V): logits, then dL/dlogits in place
     private final Tensor losses;     // (S·B, 1)
     private final Tensor lossSum;    // (1, 1)
     private int targetCount;
-    private int residentSegment = -1;  // the segment whose states are in `states`
+    private int bufferedSegment = -1;  // checkpointed: the segment whose states are in the one buffer
     private boolean dlogitsKept;       // one segment, one chunk: forward's dlogits serve the backward pass
 
     Workspace(Rnn rnn, int batch, int seqLen, Schedule schedule) {
@@ -65,31 +66,47 @@ public final class Workspace implements AutoCloseable {
         this.cfg = rnn.config();
         this.batch = batch;
         this.seqLen = seqLen;
-        this.segSteps = schedule.segmentSteps(seqLen);
-        this.segments = (seqLen + segSteps - 1) / segSteps;
-        this.chunkSteps = schedule.chunkSteps(seqLen, batch, cfg.outputSize());
         int h = cfg.hidden();
         int layers = cfg.layers();
+        int maxSteps = (int) Math.min(seqLen, Math.max(1, be.maxTensorFloats() / ((long) batch * h) - 1));
+        this.resident = schedule.checkpointEvery() == 0;
+        int seg = schedule.segmentSteps(seqLen);
+        if (seg > maxSteps) {
+            if (!resident) {
+                throw new IllegalArgumentException("--checkpoint-every " + seg + ": a segment of " + seg + " steps at B="
+                        + batch + ", H=" + h + " exceeds the " + be.maxTensorFloats() + " floats one tensor holds on "
+                        + be.name() + "; use --checkpoint-every " + maxSteps + " or less (or auto)");
+            }
+            int fullChunk = schedule.chunkSteps(seqLen, seqLen, batch, cfg.outputSize());
+            seg = maxSteps >= fullChunk ? maxSteps / fullChunk * fullChunk : maxSteps;
+        }
+        this.segSteps = seg;
+        this.segments = (seqLen + segSteps - 1) / segSteps;
+        this.chunkSteps = schedule.chunkSteps(seqLen, segSteps, batch, cfg.outputSize());
         this.inputs = be.alloc(seqLen * batch, cfg.tokenInput() ? 1 : cfg.inputSize());
         this.targets = be.alloc(seqLen * batch, 1);
         this.h0 = new Tensor[layers];
         this.hT = new Tensor[layers];
         this.dnext = new Tensor[layers];
         this.boundaries = new Tensor[layers];
-        this.states = new Tensor[layers];
+        this.states = new Tensor[layers][resident ? segments : 1];
         this.dstates = new Tensor[layers];
-        this.stateAt = new Tensor[layers][segSteps + 1];
+        this.stateAt = new Tensor[layers][resident ? segments : 1][];
         this.dstateAt = new Tensor[layers][segSteps];
         for (int l = 0; l < layers; l++) {
             h0[l] = be.alloc(batch, h);
             hT[l] = be.alloc(batch, h);
             dnext[l] = be.alloc(batch, h);
-            boundaries[l] = segments > 1 ? be.alloc((segments - 1) * batch, h) : null;
-            states[l] = be.alloc((segSteps + 1) * batch, h);
-            dstates[l] = be.alloc(segSteps * batch, h);
-            for (int i = 0; i <= segSteps; i++) {
-                stateAt[l][i] = states[l].rows(i * batch, batch);
+            boundaries[l] = !resident && segments > 1 ? be.alloc((segments - 1) * batch, h) : null;
+            for (int b = 0; b < states[l].length; b++) {
+                int len = resident ? segmentLength(b) : segSteps;
+                states[l][b] = be.alloc((len + 1) * batch, h);
+                stateAt[l][b] = new Tensor[len + 1];
+                for (int i = 0; i <= len; i++) {
+                    stateAt[l][b][i] = states[l][b].rows(i * batch, batch);
+                }
             }
+            dstates[l] = be.alloc(segSteps * batch, h);
             for (int i = 0; i < segSteps; i++) {
                 dstateAt[l][i] = dstates[l].rows(i * batch, batch);
             }
@@ -103,7 +120,7 @@ public final class Workspace implements AutoCloseable {
 
     public int seqLen() { return seqLen; }
 
-    /** Steps per recomputed segment (T with full storage). */
+    /** Steps per segment: k when checkpointed, T with full storage (less when T steps exceed one tensor). */
     public int segmentSteps() { return segSteps; }
 
     /** (T·B, 1) token ids or (T·B, D) features; row t·B + b. */
@@ -130,18 +147,18 @@ public final class Workspace implements AutoCloseable {
     /** With full storage, after a forward pass: layer l's outputs a_0 … a_{T-1}, (T·B, H). */
     public Tensor outputs(int layer) {
         requireFullStorage();
-        return states[layer].rows(batch, seqLen * batch);
+        return states[layer][0].rows(batch, seqLen * batch);
     }
 
     /** With full storage, after a forward pass: layer l's states a_{-1} … a_{T-2} feeding steps 0 … T-1, (T·B, H). */
     public Tensor statesBefore(int layer) {
         requireFullStorage();
-        return states[layer].rows(0, seqLen * batch);
+        return states[layer][0].rows(0, seqLen * batch);
     }
 
     private void requireFullStorage() {
         if (segments != 1) {
-            throw new IllegalStateException("per-step activations are only kept with full storage (checkpoint-every 0)");
+            throw new IllegalStateException("per-step activations are one tensor only with full storage in one segment");
         }
     }
 
@@ -181,47 +198,63 @@ public final class Workspace implements AutoCloseable {
     private int segmentLength(int s) { return Math.min(segSteps, seqLen - s * segSteps); }
 
     private Tensor enteringState(int layer, int s) {
-        return s == 0 ? h0[layer] : boundaries[layer].rows((s - 1) * batch, batch);
+        if (s == 0) {
+            return h0[layer];
+        }
+        return resident ? stateAt[layer][s - 1][segmentLength(s - 1)] : boundaries[layer].rows((s - 1) * batch, batch);
     }
+
+    /** Which states buffer holds segment s: its own with full storage, the one shared buffer when checkpointed. */
+    private int bufferOf(int s) { return resident ? s : 0; }
+
+    /** Layer l's states buffer of segment s, ((len+1)·B, H). */
+    private Tensor segmentStates(int l, int s) { return states[l][bufferOf(s)]; }
 
     /** Runs every layer's recurrence over segment s, leaving its states in {@link #states}. */
     private void runSegment(int s) {
         int start = segmentStart(s);
         int len = segmentLength(s);
         int n = len * batch;
-        residentSegment = s;
+        bufferedSegment = s;
         for (int l = 0; l < cfg.layers(); l++) {
             Tensor wax = rnn.param(ParameterLayout.wax(l));  // (H, D_l)
             Tensor waa = rnn.param(ParameterLayout.waa(l));  // (H, H)
             Tensor ba = rnn.param(ParameterLayout.ba(l));    // (1, H)
-            be.copy(enteringState(l, s), stateAt[l][0]);
+            Tensor[] block = stateAt[l][bufferOf(s)];
+            be.copy(enteringState(l, s), block[0]);
             if (l == 0 && cfg.tokenInput()) {
-                be.gatherColumns(inputs.rows(start * batch, n), wax, states[l].rows(batch, n));
+                be.gatherColumns(inputs.rows(start * batch, n), wax, segmentStates(l, s).rows(batch, n));
             } else {
                 for (int c = 0; c < len; c += chunkSteps) {
                     int cl = Math.min(chunkSteps, len - c);
-                    Tensor projected = states[l].rows((c + 1) * batch, cl * batch);  // (cl·B, H): x_t·Waxᵀ
+                    Tensor projected = segmentStates(l, s).rows((c + 1) * batch, cl * batch);  // (cl·B, H): x_t·Waxᵀ
                     be.gemm(false, layerInput(l, start + c, cl), true, wax, 1f, 0f, projected);
                 }
             }
             for (int i = 0; i < len; i++) {
-                Tensor pre = stateAt[l][i + 1];                // (B, H), holds x_t·Waxᵀ
-                be.gemm(false, stateAt[l][i], true, waa, 1f, 1f, pre);
+                Tensor pre = block[i + 1];                     // (B, H), holds x_t·Waxᵀ
+                be.gemm(false, block[i], true, waa, 1f, 1f, pre);
                 be.biasTanh(pre, ba);
             }
         }
     }
 
-    /** Inputs of layer l for `len` steps from `start`: the features, or the resident segment's outputs of layer l-1. */
+    /** Inputs of layer l for `len` steps from `start` (within one segment): the features, or layer l-1's outputs. */
     private Tensor layerInput(int l, int start, int len) {
+        int s = start / segSteps;
         return l == 0 ? inputs.rows(start * batch, len * batch)
-                : states[l - 1].rows((start - segmentStart(residentSegment) + 1) * batch, len * batch);
+                : segmentStates(l - 1, s).rows((start - segmentStart(s) + 1) * batch, len * batch);
     }
 
     /** Keeps the state leaving segment s: the next segment's boundary, or the final state. */
     private void keepLeavingState(int s) {
         for (int l = 0; l < cfg.layers(); l++) {
-            be.copy(stateAt[l][segmentLength(s)], s + 1 < segments ? boundaries[l].rows(s * batch, batch) : hT[l]);
+            Tensor leaving = stateAt[l][bufferOf(s)][segmentLength(s)];
+            if (s + 1 == segments) {
+                be.copy(leaving, hT[l]);
+            } else if (!resident) {
+                be.copy(leaving, boundaries[l].rows(s * batch, batch));
+            }
         }
     }
 
@@ -267,7 +300,7 @@ public final class Workspace implements AutoCloseable {
      */
     private Tensor outputChunk(int s, int c, int len, float meanScale) {
         int n = len * batch;
-        Tensor top = states[cfg.layers() - 1].rows((c + 1) * batch, n);   // (len·B, H)
+        Tensor top = segmentStates(cfg.layers() - 1, s).rows((c + 1) * batch, n);   // (len·B, H)
         Tensor lg = logits.rows(0, n);                                      // (len·B, V)
         be.gemm(false, top, true, rnn.param("Wya"), 1f, 0f, lg);
         be.softmaxCrossEntropy(lg, rnn.param("by"), targets.rows((segmentStart(s) + c) * batch, n), meanScale,
@@ -288,7 +321,7 @@ public final class Workspace implements AutoCloseable {
             for (int c = 0; c < segmentLength(s); c += chunkSteps) {
                 int n = Math.min(chunkSteps, segmentLength(s) - c) * batch;
                 Tensor lg = logits.rows(0, n);                                   // (n, V)
-                be.gemm(false, states[cfg.layers() - 1].rows((c + 1) * batch, n), true, rnn.param("Wya"), 1f, 0f, lg);
+                be.gemm(false, segmentStates(cfg.layers() - 1, s).rows((c + 1) * batch, n), true, rnn.param("Wya"), 1f, 0f, lg);
                 float[] host = be.download(lg);
                 int row0 = (segmentStart(s) + c) * batch;
                 for (int r = 0; r < n; r++) {
@@ -324,14 +357,14 @@ public final class Workspace implements AutoCloseable {
             be.fill(dnext[l], 0f);
         }
         for (int s = segments - 1; s >= 0; s--) {
-            if (residentSegment != s) {
+            if (!resident && bufferedSegment != s) {
                 runSegment(s);
             }
             int len = segmentLength(s);
             for (int c = lastChunk(len); c >= 0; c -= chunkSteps) {
                 int cl = Math.min(chunkSteps, len - c);
                 Tensor dlogits = dlogitsKept ? logits.rows(0, cl * batch) : outputChunk(s, c, cl, meanScale);
-                Tensor aTop = states[top].rows((c + 1) * batch, cl * batch);               // (cl·B, H)
+                Tensor aTop = segmentStates(top, s).rows((c + 1) * batch, cl * batch);     // (cl·B, H)
                 be.gemm(true, dlogits, false, aTop, 1f, 1f, rnn.grad("Wya"));
                 be.sumRows(dlogits, 1f, rnn.grad("by"));
                 be.gemm(false, dlogits, false, rnn.param("Wya"), 1f, 0f, dstates[top].rows(c * batch, cl * batch));
@@ -348,12 +381,13 @@ public final class Workspace implements AutoCloseable {
     /** The backward sweep of layer l over resident segment s, then its weight gradients chunk by chunk. */
     private void backwardLayer(int l, int s, int len) {
         Tensor waa = rnn.param(ParameterLayout.waa(l));      // (H, H)
-        Tensor st = states[l];
+        Tensor st = segmentStates(l, s);
+        Tensor[] block = stateAt[l][bufferOf(s)];
         Tensor ds = dstates[l];
         for (int i = len - 1; i >= 0; i--) {
             Tensor da = dstateAt[l][i];                       // (B, H): da_t in, dpre_t out
             be.axpy(1f, dnext[l], da);
-            be.tanhBackward(stateAt[l][i + 1], da);
+            be.tanhBackward(block[i + 1], da);
             be.gemm(false, da, false, waa, 1f, 0f, dnext[l]);
         }
         int start = segmentStart(s);
@@ -386,7 +420,9 @@ public final class Workspace implements AutoCloseable {
             if (boundaries[l] != null) {
                 be.free(boundaries[l]);
             }
-            be.free(states[l]);
+            for (Tensor buffer : states[l]) {
+                be.free(buffer);
+            }
             be.free(dstates[l]);
         }
         be.free(logits);

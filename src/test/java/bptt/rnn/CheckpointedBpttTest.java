@@ -80,6 +80,30 @@ class CheckpointedBpttTest {
         }
     }
 
+    /** Full storage split into several resident tensors (a backend with small tensors) changes no bit. */
+    @ParameterizedTest(name = "tokens={0} L={1} B={2} T={3} max floats {4}")
+    @CsvSource({"true, 1, 3, 40, 400", "false, 2, 2, 33, 500", "true, 2, 1, 65, 500"})
+    void fullStorageSplitAcrossTensorsIsBitwiseEqual(boolean tokens, int layers, int batch, int seqLen, long maxFloats) {
+        RnnConfig cfg = new RnnConfig(tokens ? 11 : 4, tokens, 9, layers, 11);
+        try (CpuRefBackend one = CpuRefBackend.float32(); CpuRefBackend small = CpuRefBackend.float32(maxFloats)) {
+            Schedule schedule = new Schedule(0, 5);
+            try (Rnn rnn = new Rnn(small, cfg); Workspace ws = rnn.workspace(batch, seqLen, schedule)) {
+                assertTrue(ws.segmentSteps() < seqLen, "the states must be split, got one segment of " + ws.segmentSteps());
+            }
+            assertArrayEquals(runOnce(one, cfg, batch, seqLen, schedule, 4), runOnce(small, cfg, batch, seqLen, schedule, 4));
+        }
+    }
+
+    @Test
+    void aSegmentLargerThanATensorIsAClearError() {
+        RnnConfig cfg = RnnConfig.charModel(5, 10, 1);
+        try (CpuRefBackend small = CpuRefBackend.float32(1000); Rnn rnn = new Rnn(small, cfg)) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> rnn.workspace(4, 100, new Schedule(50, 0)));
+            assertTrue(e.getMessage().contains("--checkpoint-every 24 or less"), e.getMessage());
+        }
+    }
+
     @Test
     void chunkingTheOutputLayerChangesNothingButRounding() {
         RnnConfig cfg = RnnConfig.charModel(7, 6, 2);

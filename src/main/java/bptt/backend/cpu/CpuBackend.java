@@ -127,6 +127,10 @@ public final class CpuBackend extends AbstractBackend {
 
     private static long addr(Tensor t) { return mem(t).address + t.offset() * Float.BYTES; }
 
+    /** A direct FloatBuffer, which the Java kernels index, spans at most 2 GiB. */
+    @Override
+    public long maxTensorFloats() { return CpuMemory.MAX_FLOATS; }
+
     @Override
     protected DeviceMemory allocMemory(long floats) { return new CpuMemory(this, floats); }
 

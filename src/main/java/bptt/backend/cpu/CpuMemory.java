@@ -19,12 +19,6 @@ final class CpuMemory implements DeviceMemory {
     static final long MAX_FLOATS = Integer.MAX_VALUE / Float.BYTES;
 
     CpuMemory(Object owner, long floats) {
-        if (floats > MAX_FLOATS) {
-            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
-                    "a tensor of %,d floats (%.1f GiB) exceeds the cpu backend's limit of %,d floats (2 GiB) per tensor;"
-                            + " use --checkpoint-every auto, or a smaller --batch or --seq-len",
-                    floats, floats * (double) Float.BYTES / (1L << 30), MAX_FLOATS));
-        }
         this.owner = owner;
         this.pointer = new FloatPointer(floats);
         if (pointer.isNull()) {

@@ -176,6 +176,10 @@ public final class OpenClBackend extends AbstractBackend {
     /** The device this backend runs on. */
     public OpenClDevices.Device device() { return device; }
 
+    /** The device's largest allocation, and the int offsets the kernels take. */
+    @Override
+    public long maxTensorFloats() { return Math.min(Integer.MAX_VALUE, device.maxAllocBytes() / Float.BYTES); }
+
     // ---- memory ----------------------------------------------------------------------------
 
     private static cl_mem mem(Tensor t) { return ((ClMemory) t.memory()).mem; }

@@ -12,17 +12,29 @@ import bptt.tensor.Tensor;
  * is rounded, which is what central finite differences need.
  */
 public final class CpuRefBackend extends AbstractBackend {
-    private final boolean float64;
+    private static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 
-    private CpuRefBackend(boolean float64) {
+    private final boolean float64;
+    private final long maxTensorFloats;
+
+    private CpuRefBackend(boolean float64, long maxTensorFloats) {
         this.float64 = float64;
+        this.maxTensorFloats = maxTensorFloats;
     }
 
     /** Rounds every stored value to float32, like a device would. */
-    public static CpuRefBackend float32() { return new CpuRefBackend(false); }
+    public static CpuRefBackend float32() { return new CpuRefBackend(false, MAX_ARRAY); }
 
     /** Keeps every value in double precision: the finite-difference oracle. */
-    public static CpuRefBackend float64() { return new CpuRefBackend(true); }
+    public static CpuRefBackend float64() { return new CpuRefBackend(true, MAX_ARRAY); }
+
+    /** float32, holding at most {@code maxTensorFloats} per tensor: stands in for a device with small allocations. */
+    public static CpuRefBackend float32(long maxTensorFloats) {
+        return new CpuRefBackend(false, Math.min(maxTensorFloats, MAX_ARRAY));
+    }
+
+    @Override
+    public long maxTensorFloats() { return maxTensorFloats; }
 
     public boolean isFloat64() { return float64; }
 
