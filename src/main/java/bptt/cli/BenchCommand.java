@@ -146,9 +146,9 @@ public final class BenchCommand implements Runnable {
         }
         double[] ms = new double[repeats];
         double loss;
-        int segmentSteps;
+        int checkpointK;
         try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, schedule)) {
-            segmentSteps = ws.segmentSteps();
+            checkpointK = ws.checkpointEvery();
             rnn.initialize(1);
             ws.setInputs(inputs);
             ws.setTargets(targets);
@@ -171,7 +171,6 @@ public final class BenchCommand implements Runnable {
         Arrays.sort(sorted);
         double median = repeats % 2 == 1 ? sorted[repeats / 2] : (sorted[repeats / 2 - 1] + sorted[repeats / 2]) / 2;
         double flops = flopsPerStep(config, batch, seqLen);
-        int checkpointK = segmentSteps == seqLen ? 0 : segmentSteps;
         double tokensPerS = rows / (median / 1e3);
         double gflops = flops / (median / 1e3) / 1e9;
         long peak = raw.peakAllocatedBytes();

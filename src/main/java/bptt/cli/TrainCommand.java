@@ -128,8 +128,8 @@ public final class TrainCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden, %d parameters; backend %s (%s)%n",
                     layers, hidden, trainer.rnn().layout().total(), backend.name(), backend.deviceDescription());
             out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
-                    batch, seqLen, optimizer, lr, clip, trainer.workspace().segmentSteps() == seqLen ? "0 (full storage)"
-                            : Integer.toString(trainer.workspace().segmentSteps()), Math.log(vocab));
+                    batch, seqLen, optimizer, lr, clip, trainer.workspace().checkpointEvery() == 0 ? "0 (full storage)"
+                            : Integer.toString(trainer.workspace().checkpointEvery()), Math.log(vocab));
             Trainer.Summary s = trainer.run(out, metrics, stop::get, () -> saveCheckpoint(trainer));
             report(out, s, vocab);
             return s.interrupted() ? 130 : 0;

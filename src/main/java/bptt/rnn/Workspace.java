@@ -120,6 +120,9 @@ public final class Workspace implements AutoCloseable {
 
     public int seqLen() { return seqLen; }
 
+    /** k when segments are recomputed in the backward pass; 0 when every state is kept. */
+    public int checkpointEvery() { return resident || segments == 1 ? 0 : segSteps; }
+
     /** Steps per segment: k when checkpointed, T with full storage (less when T steps exceed one tensor). */
     public int segmentSteps() { return segSteps; }
 
