@@ -25,7 +25,8 @@ import bptt.tensor.Tensor;
  * sweep recomputes one segment at a time, so activation memory is O((T/k + k)·B·H·L) instead of
  * O(T·B·H·L). Both modes run the same operations in the same order on the same values (chunks
  * never straddle segments, dnext is carried in its own buffer), so their gradients are bitwise
- * equal on a deterministic backend.
+ * equal on a deterministic backend. Full storage whose T steps exceed one tensor of the backend
+ * ({@link Backend#maxTensorFloats}) keeps its states in several resident segments, the same way.
  */
 public final class Workspace implements AutoCloseable {
     private final Rnn rnn;
