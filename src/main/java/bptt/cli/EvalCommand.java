@@ -59,9 +59,8 @@ public final class EvalCommand implements Callable<Integer> {
         }
         int[] tokens = Vocabulary.ofCodePoints(ckpt.vocab()).encode(Corpus.readText(data));
         int usable = Math.min(batch, Math.max(1, tokens.length / 2));
-        try (Backend backend = backendOption.open(); Rnn rnn = new Rnn(backend, ckpt.config());
+        try (Backend backend = backendOption.open(); Rnn rnn = ckpt.model(backend);
              Workspace ws = rnn.workspace(usable, seqLen)) {
-            backend.upload(ckpt.params(), rnn.params());
             Evaluation.Result r = Evaluation.evaluate(ws, tokens);
             if (json) {
                 System.out.printf(Locale.ROOT, "{\"loss\": %.6f, \"bpc\": %.6f, \"tokens\": %d}%n", r.loss(), r.bpc(), r.tokens());
@@ -90,9 +89,8 @@ public final class EvalCommand implements Callable<Integer> {
         if (!generator.model(ckpt.config().hidden(), ckpt.config().layers()).equals(ckpt.config())) {
             throw new UserError("checkpoint " + checkpoint + " is not a model for the " + kind + " task");
         }
-        try (Backend backend = backendOption.open(); Rnn rnn = new Rnn(backend, ckpt.config());
+        try (Backend backend = backendOption.open(); Rnn rnn = ckpt.model(backend);
              Workspace ws = rnn.workspace(batch, seqLen)) {
-            backend.upload(ckpt.params(), rnn.params());
             Evaluation.Result r = generator.validate(ws);
             if (json) {
                 System.out.printf(Locale.ROOT, "{\"loss\": %.6f, \"bpc\": %.6f, \"tokens\": %d, \"accuracy\": %.6f}%n",

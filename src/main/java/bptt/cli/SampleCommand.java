@@ -35,8 +35,7 @@ public final class SampleCommand implements Callable<Integer> {
         if (ckpt.vocab() == null) {
             throw new UserError("checkpoint " + checkpoint + " has no vocabulary, so it cannot produce text");
         }
-        try (Backend backend = backendOption.open(); Rnn rnn = new Rnn(backend, ckpt.config())) {
-            backend.upload(ckpt.params(), rnn.params());
+        try (Backend backend = backendOption.open(); Rnn rnn = ckpt.model(backend)) {
             System.out.println(Sampler.sample(rnn, Vocabulary.ofCodePoints(ckpt.vocab()), prime, length, temperature, seed));
             return 0;
         }

@@ -1,7 +1,9 @@
 // Checkpoint: a model's config, vocabulary and parameter slab, plus named tensors and strings for resuming.
 package bptt.train;
 
+import bptt.backend.Backend;
 import bptt.rnn.ParameterLayout;
+import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.train.SafetensorsFile.TensorData;
 
@@ -38,6 +40,13 @@ public record Checkpoint(RnnConfig config, int[] vocab, float[] params, Map<Stri
     public Checkpoint(RnnConfig config, int[] vocab, float[] params, Map<String, TensorData> extras,
                       Map<String, String> metadata) {
         this(config, vocab, params, extras, metadata, null);
+    }
+
+    /** A model on {@code backend} holding this checkpoint's weights; the caller closes it. */
+    public Rnn model(Backend backend) {
+        Rnn rnn = new Rnn(backend, config);
+        backend.upload(params, rnn.params());
+        return rnn;
     }
 
     /** The values of extra tensor {@code name}, which must exist with exactly {@code shape}. */

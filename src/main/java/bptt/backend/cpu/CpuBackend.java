@@ -410,8 +410,7 @@ public final class CpuBackend extends AbstractBackend {
             org.bytedeco.javacpp.Pointer.memset(pa.at(addr(x)), 0, x.size() * Float.BYTES);
             return;
         }
-        kernel.x = buf(x);
-        kernel.xo = off(x);
+        setX(x);
         kernel.f0 = value;
         kernel.start(FILL, (int) x.size(), GRAIN_CHEAP);
     }
@@ -430,8 +429,7 @@ public final class CpuBackend extends AbstractBackend {
 
     @Override
     protected void scaleHook(float alpha, Tensor x) {
-        kernel.x = buf(x);
-        kernel.xo = off(x);
+        setX(x);
         kernel.f0 = alpha;
         kernel.start(SCALE, (int) x.size(), GRAIN_CHEAP);
     }
@@ -452,8 +450,7 @@ public final class CpuBackend extends AbstractBackend {
 
     @Override
     protected void sumRowsHook(Tensor x, float beta, Tensor out) {
-        kernel.x = buf(x);
-        kernel.xo = off(x);
+        setX(x);
         kernel.z = buf(out);
         kernel.zo = off(out);
         kernel.rows = x.rows();
@@ -529,8 +526,7 @@ public final class CpuBackend extends AbstractBackend {
         if (partials.length < blocks) {
             partials = new double[blocks];
         }
-        kernel.x = buf(x);
-        kernel.xo = off(x);
+        setX(x);
         kernel.rows = n;
         kernel.start(SQUARES, blocks, Math.max(1, GRAIN_CHEAP / SQUARES_BLOCK));
         double sum = 0;
@@ -575,9 +571,13 @@ public final class CpuBackend extends AbstractBackend {
         kernel.start(ADAGRAD, (int) param.size(), GRAIN_MATH);
     }
 
-    private void setXY(Tensor x, Tensor y) {
+    private void setX(Tensor x) {
         kernel.x = buf(x);
         kernel.xo = off(x);
+    }
+
+    private void setXY(Tensor x, Tensor y) {
+        setX(x);
         kernel.y = buf(y);
         kernel.yo = off(y);
     }
