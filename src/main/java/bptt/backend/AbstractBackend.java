@@ -40,6 +40,19 @@ public abstract class AbstractBackend implements Backend {
 
     protected abstract void tanhBackwardHook(Tensor a, Tensor da);
 
+    /** Unfused by default: the recurrent GEMM, then bias+tanh. Operands are checked. */
+    protected void tanhStepForwardHook(Tensor hPrev, Tensor waa, Tensor bias, Tensor pre) {
+        gemmHook(false, hPrev, true, waa, 1f, 1f, pre);
+        biasTanhHook(pre, bias);
+    }
+
+    /** Unfused by default: da += dnext, da = (1 − a²)·da, dnext = da·Waa. Operands are checked. */
+    protected void tanhStepBackwardHook(Tensor a, Tensor waa, Tensor da, Tensor dnext) {
+        axpyHook(1f, dnext, da);
+        tanhBackwardHook(a, da);
+        gemmHook(false, da, false, waa, 1f, 0f, dnext);
+    }
+
     protected abstract void sumRowsHook(Tensor x, float beta, Tensor out);
 
     protected abstract void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
@@ -202,6 +215,27 @@ public abstract class AbstractBackend implements Backend {
     }
 
     @Override
+    public final void tanhStepForward(Tensor hPrev, Tensor waa, Tensor bias, Tensor pre) {
+        elementwise("tanhStepForward", hPrev, waa, bias, pre);
+        sameShape("tanhStepForward hPrev", hPrev, pre);
+        square("tanhStepForward waa", waa, pre.cols());
+        rowVector("tanhStepForward bias", bias, pre.cols());
+        noOverlap("tanhStepForward", pre, hPrev, waa, bias);
+        tanhStepForwardHook(hPrev, waa, bias, pre);
+    }
+
+    @Override
+    public final void tanhStepBackward(Tensor a, Tensor waa, Tensor da, Tensor dnext) {
+        elementwise("tanhStepBackward", a, waa, da, dnext);
+        sameShape("tanhStepBackward da", a, da);
+        sameShape("tanhStepBackward dnext", a, dnext);
+        square("tanhStepBackward waa", waa, a.cols());
+        noOverlap("tanhStepBackward", da, a, waa, dnext);
+        noOverlap("tanhStepBackward", dnext, a, waa);
+        tanhStepBackwardHook(a, waa, da, dnext);
+    }
+
+    @Override
     public final void sumRows(Tensor x, float beta, Tensor out) {
         elementwise("sumRows", x, out);
         rowVector("sumRows out", out, x.cols());
@@ -315,6 +349,12 @@ public abstract class AbstractBackend implements Backend {
     private static void sameShape(String op, Tensor a, Tensor b) {
         if (a.rows() != b.rows() || a.cols() != b.cols()) {
             throw new IllegalArgumentException(op + ": shapes differ, " + a.shape() + " vs " + b.shape());
+        }
+    }
+
+    private static void square(String what, Tensor t, int n) {
+        if (t.rows() != n || t.cols() != n) {
+            throw new IllegalArgumentException(what + " must be (" + n + "," + n + "), got " + t.shape());
         }
     }
 

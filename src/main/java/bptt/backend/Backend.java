@@ -82,6 +82,21 @@ public interface Backend extends AutoCloseable {
     /** da (N,H) = (1 - a^2) * da, elementwise, in place: turns dL/da_t into dL/dpre_t. */
     void tanhBackward(Tensor a, Tensor da);
 
+    /**
+     * One forward time step of a tanh cell: pre (B,H) holds x_t·Waxᵀ on entry and
+     * a_t = tanh(pre + hPrev·Waaᵀ + bias) on return; hPrev (B,H), waa (H,H), bias (1,H). The same
+     * values as {@code gemm(false, hPrev, true, waa, 1, 1, pre)} then {@code biasTanh(pre, bias)};
+     * a backend may fuse them (the cpu backend does at small batch).
+     */
+    void tanhStepForward(Tensor hPrev, Tensor waa, Tensor bias, Tensor pre);
+
+    /**
+     * One backward time step of a tanh cell: da (B,H) holds dL/da_t from above on entry;
+     * da = (1 − a²) ⊙ (da + dnext) becomes dL/dpre_t, and dnext (B,H) = da·Waa is overwritten
+     * with the gradient flowing into the previous step. a (B,H) is a_t, waa (H,H).
+     */
+    void tanhStepBackward(Tensor a, Tensor waa, Tensor da, Tensor dnext);
+
     /** out (1,C) = beta * out + sum over the rows of x (N,C), in fixed row order. */
     void sumRows(Tensor x, float beta, Tensor out);
 

@@ -143,6 +143,20 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public void tanhStepForward(Tensor hPrev, Tensor waa, Tensor bias, Tensor pre) {
+        long t = start();
+        inner.tanhStepForward(hPrev, waa, bias, pre);
+        stop("tanhStepForward", t);
+    }
+
+    @Override
+    public void tanhStepBackward(Tensor a, Tensor waa, Tensor da, Tensor dnext) {
+        long t = start();
+        inner.tanhStepBackward(a, waa, da, dnext);
+        stop("tanhStepBackward", t);
+    }
+
+    @Override
     public void tanhBackward(Tensor a, Tensor da) {
         long t = start();
         inner.tanhBackward(a, da);

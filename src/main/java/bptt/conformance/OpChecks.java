@@ -77,6 +77,22 @@ public final class OpChecks {
             s.be.tanhBackward(a, da);
             return List.of(s.out("da", da, ELEMENTWISE));
         }));
+        list.add(check("tanhStepForward", "B=" + n + " H=" + c, s -> {
+            Tensor hPrev = s.uniform(n, c, -1, 1);
+            Tensor waa = s.gaussian(c, c, 1 / Math.sqrt(c));
+            Tensor bias = s.gaussian(1, c, 1);
+            Tensor pre = s.gaussian(n, c, 1);
+            s.be.tanhStepForward(hPrev, waa, bias, pre);
+            return List.of(s.out("a", pre, Tolerance.of(1e-5, 1e-5)));
+        }));
+        list.add(check("tanhStepBackward", "B=" + n + " H=" + c, s -> {
+            Tensor a = s.uniform(n, c, -1, 1);
+            Tensor waa = s.gaussian(c, c, 1 / Math.sqrt(c));
+            Tensor da = s.gaussian(n, c, 1);
+            Tensor dnext = s.gaussian(n, c, 1);
+            s.be.tanhStepBackward(a, waa, da, dnext);
+            return List.of(s.out("dpre", da, ELEMENTWISE), s.out("dnext", dnext, Tolerance.scaled(1e-5, 1e-5)));
+        }));
         for (float beta : new float[]{0f, 0.5f}) {
             list.add(check("sumRows beta=" + beta, nc, s -> {
                 Tensor x = s.gaussian(n, c, 1);

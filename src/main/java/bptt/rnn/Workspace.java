@@ -236,9 +236,7 @@ public final class Workspace implements AutoCloseable {
                 }
             }
             for (int i = 0; i < len; i++) {
-                Tensor pre = block[i + 1];                     // (B, H), holds x_t·Waxᵀ
-                be.gemm(false, block[i], true, waa, 1f, 1f, pre);
-                be.biasTanh(pre, ba);
+                be.tanhStepForward(block[i], waa, ba, block[i + 1]);  // block[i+1] (B, H): x_t·Waxᵀ in, a_t out
             }
         }
     }
@@ -389,10 +387,7 @@ public final class Workspace implements AutoCloseable {
         Tensor[] block = stateAt[l][bufferOf(s)];
         Tensor ds = dstates[l];
         for (int i = len - 1; i >= 0; i--) {
-            Tensor da = dstateAt[l][i];                       // (B, H): da_t in, dpre_t out
-            be.axpy(1f, dnext[l], da);
-            be.tanhBackward(block[i + 1], da);
-            be.gemm(false, da, false, waa, 1f, 0f, dnext[l]);
+            be.tanhStepBackward(block[i + 1], waa, dstateAt[l][i], dnext[l]);  // (B, H): da_t in, dpre_t out
         }
         int start = segmentStart(s);
         for (int c = lastChunk(len); c >= 0; c -= chunkSteps) {

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class BenchCommandTest {
 
-    /** Runs one step through a profiler and adds up 2·m·n·k over the GEMMs it recorded. */
+    /** Runs one step through a profiler and adds up 2·m·n·k over the GEMMs it recorded, fused step ops included. */
     @ParameterizedTest(name = "B={0} T={1} H={2} V={3} layers={4}")
     @CsvSource({"2,3,5,7,1", "3,2,4,6,2", "1,4,3,5,3"})
     void flopsPerStepCountsEveryGemmOfAStep(int batch, int seqLen, int hidden, int vocab, int layers) {
@@ -42,6 +42,8 @@ class BenchCommandTest {
             if (e.op().startsWith("gemm")) {
                 String[] f = e.op().split("[ =]");
                 counted += 2.0 * Long.parseLong(f[3]) * Long.parseLong(f[5]) * Long.parseLong(f[7]) * e.calls();
+            } else if (e.op().startsWith("tanhStep")) {
+                counted += 2.0 * batch * hidden * hidden * e.calls();  // the recurrent (B,H)·(H,H) product inside
             }
         }
         assertEquals(counted, BenchCommand.flopsPerStep(batch, seqLen, hidden, vocab, layers), 0.0);
