@@ -157,6 +157,73 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public void tanhCellBackward(Tensor a, Tensor dnext, Tensor da) {
+        long t = start();
+        inner.tanhCellBackward(a, dnext, da);
+        stop("tanhCellBackward", t);
+    }
+
+    @Override
+    public void lstmCellForward(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
+        long t = start();
+        inner.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h);
+        stop("lstmCellForward", t);
+    }
+
+    @Override
+    public void lstmCellBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
+        long t = start();
+        inner.lstmCellBackward(gates, cPrev, c, dh, dnext, dc);
+        stop("lstmCellBackward", t);
+    }
+
+    @Override
+    public void lstmStepForward(Tensor hPrev, Tensor cPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates,
+                                Tensor c, Tensor h) {
+        long t = start();
+        inner.lstmStepForward(hPrev, cPrev, whh, biasIh, biasHh, gates, c, h);
+        stop("lstmStepForward", t);
+    }
+
+    @Override
+    public void lstmStepBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor whh, Tensor dh, Tensor dc, Tensor dnext) {
+        long t = start();
+        inner.lstmStepBackward(gates, cPrev, c, whh, dh, dc, dnext);
+        stop("lstmStepBackward", t);
+    }
+
+    @Override
+    public void gruCellForward(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
+                               Tensor h) {
+        long t = start();
+        inner.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h);
+        stop("gruCellForward", t);
+    }
+
+    @Override
+    public void gruCellBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext, Tensor dgatesHh) {
+        long t = start();
+        inner.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
+        stop("gruCellBackward", t);
+    }
+
+    @Override
+    public void gruStepForward(Tensor hPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates, Tensor hh,
+                               Tensor hn, Tensor h) {
+        long t = start();
+        inner.gruStepForward(hPrev, whh, biasIh, biasHh, gates, hh, hn, h);
+        stop("gruStepForward", t);
+    }
+
+    @Override
+    public void gruStepBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor whh, Tensor dh, Tensor dgatesHh,
+                                Tensor dnext) {
+        long t = start();
+        inner.gruStepBackward(gates, hn, hPrev, whh, dh, dgatesHh, dnext);
+        stop("gruStepBackward", t);
+    }
+
+    @Override
     public void tanhBackward(Tensor a, Tensor da) {
         long t = start();
         inner.tanhBackward(a, da);

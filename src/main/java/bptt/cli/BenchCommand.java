@@ -131,7 +131,7 @@ public final class BenchCommand implements Runnable {
         Backend be = profile ? profiler : raw;
         SyntheticTask generator = "text".equalsIgnoreCase(task) ? null : SyntheticTask.create(task, batch, seqLen, 1);
         RnnConfig config = generator == null ? RnnConfig.charModel(vocab, hidden, layers) : generator.model(hidden, layers);
-        Schedule schedule = Schedule.parse(checkpointEvery, seqLen);
+        Schedule schedule = Schedule.parse(checkpointEvery);
         int rows = batch * seqLen;
         float[] inputs = new float[config.tokenInput() ? rows : rows * config.inputSize()];
         float[] targets = new float[rows];

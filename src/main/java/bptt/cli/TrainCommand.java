@@ -96,7 +96,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         TrainSettings settings = new TrainSettings(hidden, layers, batch, seqLen, steps, lr,
                 Optimizer.parseKind(optimizer), clip, seed, valFraction, saveEvery, sampleEvery, evalEvery);
-        Schedule schedule = Schedule.parse(checkpointEvery, seqLen);
+        Schedule schedule = Schedule.parse(checkpointEvery);
         Dataset dataset = dataset();
         AtomicBoolean stop = new AtomicBoolean();
         Signal.handle(new Signal("INT"), sig -> {

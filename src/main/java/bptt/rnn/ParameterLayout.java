@@ -9,8 +9,10 @@ import java.util.List;
 
 /**
  * Parameters (and, with the same layout, gradients and optimizer state) live in one (1, P)
- * slab; each named parameter is a contiguous (rows, cols) slice of it. Per layer l:
- * Wax{l} (H, D_l), Waa{l} (H, H), ba{l} (1, H); then Wya (V, H) and by (1, V).
+ * slab; each named parameter is a contiguous (rows, cols) slice of it. Per layer l, with G the
+ * cell's gate count ({@link Cell#gates}): Wax{l} = weight_ih (G·H, D_l), Waa{l} = weight_hh
+ * (G·H, H), ba{l} = bias_ih (1, G·H) and, for LSTM and GRU, bh{l} = bias_hh (1, G·H) (the tanh
+ * cell has the one bias ba); then Wya (V, H) and by (1, V).
  */
 public final class ParameterLayout {
     /** One named parameter: its slice of the slab. */
@@ -29,10 +31,14 @@ public final class ParameterLayout {
         List<Entry> list = new ArrayList<>();
         long at = 0;
         int h = config.hidden();
+        int gh = config.gateWidth();
         for (int l = 0; l < config.layers(); l++) {
-            at = add(list, wax(l), at, h, config.layerInput(l));
-            at = add(list, waa(l), at, h, h);
-            at = add(list, ba(l), at, 1, h);
+            at = add(list, wax(l), at, gh, config.layerInput(l));
+            at = add(list, waa(l), at, gh, h);
+            at = add(list, ba(l), at, 1, gh);
+            if (config.cell().twoBiases()) {
+                at = add(list, bh(l), at, 1, gh);
+            }
         }
         at = add(list, "Wya", at, config.outputSize(), h);
         at = add(list, "by", at, 1, config.outputSize());
@@ -53,6 +59,9 @@ public final class ParameterLayout {
     public static String waa(int layer) { return "Waa" + layer; }
 
     public static String ba(int layer) { return "ba" + layer; }
+
+    /** The recurrent-side bias bias_hh of LSTM and GRU layers. */
+    public static String bh(int layer) { return "bh" + layer; }
 
     public RnnConfig config() { return config; }
 

@@ -1,4 +1,4 @@
-// Rnn: a stacked tanh RNN's parameters and gradients, each in one slab on a Backend.
+// Rnn: a stacked RNN's parameters and gradients (tanh, LSTM or GRU cells), each in one slab on a Backend.
 package bptt.rnn;
 
 import bptt.backend.Backend;
@@ -27,8 +27,8 @@ public final class Rnn implements AutoCloseable {
     }
 
     /**
-     * PyTorch's initialisation for nn.RNN and nn.Linear(H, V): every weight and bias uniform in
-     * [-1/sqrt(H), 1/sqrt(H)], drawn from {@code seed} in slab order.
+     * PyTorch's initialisation for nn.RNN, nn.LSTM, nn.GRU and nn.Linear(H, V): every weight and
+     * bias uniform in [-1/sqrt(H), 1/sqrt(H)], drawn from {@code seed} in slab order.
      */
     public void initialize(long seed) {
         SplittableRandom random = new SplittableRandom(seed);

@@ -42,6 +42,7 @@ public final class CpuBackend extends AbstractBackend {
     private final OpenBlas.Address pb = new OpenBlas.Address();
     private final OpenBlas.Address pc = new OpenBlas.Address();
     private final Kernel kernel = new Kernel();
+    private final CellKernels cells = new CellKernels();
     private final int blasThreads;
     private int[] ids = new int[0];
     private float[] table = new float[0];
@@ -611,6 +612,33 @@ public final class CpuBackend extends AbstractBackend {
             }
             t[r] = id;
         }
+    }
+
+    // ---- recurrent cells: pointwise kernels in CellKernels, on the calling thread ---------------
+
+    @Override
+    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) { cells.tanhCellBackward(a, dnext, da); }
+
+    @Override
+    protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
+        cells.lstmForward(gates, biasIh, biasHh, cPrev, c, h);
+    }
+
+    @Override
+    protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
+        cells.lstmBackward(gates, cPrev, c, dh, dnext, dc);
+    }
+
+    @Override
+    protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
+                                      Tensor h) {
+        cells.gruForward(gates, hh, biasIh, biasHh, hPrev, hn, h);
+    }
+
+    @Override
+    protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
+                                       Tensor dgatesHh) {
+        cells.gruBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
     }
 
     @Override
