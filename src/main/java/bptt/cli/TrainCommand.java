@@ -2,6 +2,7 @@
 package bptt.cli;
 
 import bptt.backend.Backend;
+import bptt.rnn.Cell;
 import bptt.rnn.Schedule;
 import bptt.train.Checkpoint;
 import bptt.train.CheckpointIo;
@@ -34,7 +35,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Trains a character-level tanh RNN language model with truncated BPTT.",
+        description = {"Trains a character-level RNN language model (tanh, LSTM or GRU cells) with truncated BPTT,",
+                "or a model of a long-range task (--task copy|adding).",
                 "Without --data it trains on a built-in corpus that needs no download.",
                 "Ctrl-C saves a checkpoint and exits; --resume continues bit for bit."})
 public final class TrainCommand implements Callable<Integer> {
@@ -46,6 +48,8 @@ public final class TrainCommand implements Callable<Integer> {
     String task;
     @Mixin
     BackendOption backendOption;
+    @Option(names = "--cell", defaultValue = "tanh", description = "tanh, lstm or gru: PyTorch's nn.RNN, nn.LSTM or nn.GRU (default ${DEFAULT-VALUE}; with --resume or --init-from, the checkpoint's).")
+    String cell;
     @Option(names = "--hidden", defaultValue = "128", description = "Hidden size H (default ${DEFAULT-VALUE}).")
     int hidden;
     @Option(names = "--layers", defaultValue = "1", description = "Stacked RNN layers L (default ${DEFAULT-VALUE}).")
@@ -91,11 +95,17 @@ public final class TrainCommand implements Callable<Integer> {
             throw new UserError("--init-from and --resume exclude each other: --resume continues a run, --init-from only takes weights");
         }
         Checkpoint resumed = resume == null ? null : CheckpointIo.load(resume);
+        Checkpoint initial = initFrom == null ? null : CheckpointIo.load(initFrom);
         if (resumed != null) {
             adoptSavedSettings(TrainingState.trainSettings(resumed));
         }
+        Checkpoint source = resumed != null ? resumed : initial;
+        if (source != null && !given("--cell")) {
+            cell = source.config().cell().option();
+        }
         TrainSettings settings = new TrainSettings(hidden, layers, batch, seqLen, steps, lr,
-                Optimizer.parseKind(optimizer), clip, seed, valFraction, saveEvery, sampleEvery, evalEvery);
+                Optimizer.parseKind(optimizer), clip, seed, valFraction, saveEvery, sampleEvery, evalEvery,
+                Cell.parse(cell));
         Schedule schedule = Schedule.parse(checkpointEvery);
         Dataset dataset = dataset();
         AtomicBoolean stop = new AtomicBoolean();
@@ -113,7 +123,7 @@ public final class TrainCommand implements Callable<Integer> {
                 TrainingState.resume(trainer, resumed);
                 out.printf(Locale.ROOT, "resumed %s at step %d (epoch %d)%n", resume, trainer.step(), trainer.epoch());
             } else if (initFrom != null) {
-                TrainingState.loadWeights(trainer, CheckpointIo.load(initFrom));
+                TrainingState.loadWeights(trainer, initial);
                 out.println("initialised from the weights of " + initFrom);
             }
             int vocab = trainer.rnn().config().outputSize();
@@ -125,8 +135,9 @@ public final class TrainCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "data: %s; chance accuracy %.3f%n", dataset.description(),
                         ((SyntheticTask) dataset).chanceAccuracy());
             }
-            out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden, %d parameters; backend %s (%s)%n",
-                    layers, hidden, trainer.rnn().layout().total(), backend.name(), backend.deviceDescription());
+            out.printf(Locale.ROOT, "model: %s, %d layer(s) × %d hidden, %d parameters; backend %s (%s)%n",
+                    settings.cell().option(), layers, hidden, trainer.rnn().layout().total(), backend.name(),
+                    backend.deviceDescription());
             out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
                     batch, seqLen, optimizer, lr, clip, trainer.workspace().checkpointEvery() == 0 ? "0 (full storage)"
                             : Integer.toString(trainer.workspace().checkpointEvery()), Math.log(vocab));

@@ -46,8 +46,8 @@ public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, i
 
     @Override
     public String name() {
-        return "model " + cell.option() + " " + (tokenInput ? "token" : "dense") + " L=" + layers
-                + (checkpointEvery > 0 ? " ckpt" : "");
+        return "model " + (cell == Cell.TANH ? "" : cell.option() + " ") + (tokenInput ? "token" : "dense") + " L="
+                + layers + (checkpointEvery > 0 ? " ckpt" : "");
     }
 
     @Override
