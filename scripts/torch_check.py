@@ -3,9 +3,10 @@
 
 Usage: scripts/torch_check.py CHECKPOINT TEXT [BATCH] [SEQ_LEN]
 Loads the safetensors file with a minimal reader (no safetensors package needed) into
-torch.nn.RNN(tanh) + torch.nn.Linear exactly as PyTorch's word_language_model example lays them
-out, batches TEXT as that example does (batchify / get_batch, hidden state carried), and prints
-the mean cross-entropy in nats. `bptt eval --checkpoint C --data TEXT --batch B --seq-len T`
+torch.nn.RNN(tanh), torch.nn.LSTM or torch.nn.GRU (the config's "model") + torch.nn.Linear
+exactly as PyTorch's word_language_model example lays them out, batches TEXT as that example
+does (batchify / get_batch, hidden state carried: (h, c) for LSTM), and prints the mean
+cross-entropy in nats. `bptt eval --checkpoint C --data TEXT --batch B --seq-len T`
 must print the same number. Needs Debian's python3-torch; run with /usr/bin/python3.
 """
 import json
@@ -39,7 +40,13 @@ def main():
     config = json.loads(meta["config"])
     vocab = json.loads(meta["vocab"])
     V, H, L = config["output_size"], config["hidden_size"], config["num_layers"]
-    rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity="tanh")
+    model = config.get("model", "rnn_tanh")
+    if model == "lstm":
+        rnn = torch.nn.LSTM(V, H, num_layers=L)
+    elif model == "gru":
+        rnn = torch.nn.GRU(V, H, num_layers=L)
+    else:
+        rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity="tanh")
     decoder = torch.nn.Linear(H, V)
     rnn.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("rnn.")})
     decoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("decoder.")})
@@ -49,6 +56,8 @@ def main():
     nbatch = ids.size(0) // batch
     data = ids[:nbatch * batch].view(batch, -1).t().contiguous()   # batchify: (N/B, B)
     hidden = torch.zeros(L, batch, H)
+    if model == "lstm":
+        hidden = (hidden, torch.zeros(L, batch, H))
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, data.size(0) - 1, seq_len):               # get_batch
