@@ -50,6 +50,8 @@ public final class TrainCommand implements Callable<Integer> {
     BackendOption backendOption;
     @Option(names = "--cell", defaultValue = "tanh", description = "tanh, lstm or gru: PyTorch's nn.RNN, nn.LSTM or nn.GRU (default ${DEFAULT-VALUE}; with --resume or --init-from, the checkpoint's).")
     String cell;
+    @Option(names = "--init", defaultValue = "pytorch", description = "pytorch (uniform ±1/√H) or chrono (LSTM/GRU keep-gate biases for memories up to --seq-len steps, Tallec & Ollivier 2018; default ${DEFAULT-VALUE}).")
+    String init;
     @Option(names = "--hidden", defaultValue = "128", description = "Hidden size H (default ${DEFAULT-VALUE}).")
     int hidden;
     @Option(names = "--layers", defaultValue = "1", description = "Stacked RNN layers L (default ${DEFAULT-VALUE}).")
@@ -119,6 +121,11 @@ public final class TrainCommand implements Callable<Integer> {
         try (Backend backend = backendOption.open();
              Trainer trainer = new Trainer(backend, dataset, settings, schedule);
              MetricsLog metrics = new MetricsLog(log, resumed != null)) {
+            if ("chrono".equalsIgnoreCase(init)) {
+                trainer.rnn().initializeChrono(seed, seqLen);
+            } else if (!"pytorch".equalsIgnoreCase(init)) {
+                throw new UserError("--init must be pytorch or chrono, got '" + init + "'");
+            }
             if (resumed != null) {
                 TrainingState.resume(trainer, resumed);
                 out.printf(Locale.ROOT, "resumed %s at step %d (epoch %d)%n", resume, trainer.step(), trainer.epoch());
