@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """torch_step.py: one training step of a bptt model in PyTorch, for TorchAutogradTest.
 
-Usage: torch_step.py PROBLEM.json CHECKPOINT.safetensors OUT.json
+Usage: PYTHONPATH=scripts torch_step.py PROBLEM.json CHECKPOINT.safetensors OUT.json
 Reads the weights from the bptt checkpoint (PyTorch's state_dict names) into nn.RNN (tanh),
 nn.LSTM or nn.GRU plus nn.Linear, in float64; reads the window (inputs, targets, h0, c0) from
 PROBLEM.json; computes the mean cross-entropy over the targets that are not -1, its gradients by
@@ -10,24 +10,11 @@ loaded weights. Writes {"loss", "grads": {name: [...]}, "dh0", "dc0", "sgd": {..
 Needs Debian's python3-torch; run with /usr/bin/python3.
 """
 import json
-import struct
 import sys
 
 import torch
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        t = torch.frombuffer(bytearray(raw[8 + n + begin:8 + n + end]), dtype=torch.float32)
-        tensors[name] = t.reshape(info["shape"])
-    return tensors, meta
+from torch_check import read_safetensors   # scripts/ is on PYTHONPATH: the checkpoint reader the README names
 
 
 def main():

@@ -37,6 +37,13 @@ public final class ProfilingBackend implements Backend {
 
     private long start() { return System.nanoTime(); }
 
+    /** Runs one op and adds its synchronized wall time to {@code op}'s tally. */
+    private void timed(String op, Runnable body) {
+        long t = start();
+        body.run();
+        stop(op, t);
+    }
+
     private void stop(String op, long t0) {
         inner.synchronize();
         long[] v = tally.computeIfAbsent(op, k -> new long[2]);
@@ -158,69 +165,51 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public void tanhCellBackward(Tensor a, Tensor dnext, Tensor da) {
-        long t = start();
-        inner.tanhCellBackward(a, dnext, da);
-        stop("tanhCellBackward", t);
+        timed("tanhCellBackward", () -> inner.tanhCellBackward(a, dnext, da));
     }
 
     @Override
     public void lstmCellForward(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
-        long t = start();
-        inner.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h);
-        stop("lstmCellForward", t);
+        timed("lstmCellForward", () -> inner.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h));
     }
 
     @Override
     public void lstmCellBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
-        long t = start();
-        inner.lstmCellBackward(gates, cPrev, c, dh, dnext, dc);
-        stop("lstmCellBackward", t);
+        timed("lstmCellBackward", () -> inner.lstmCellBackward(gates, cPrev, c, dh, dnext, dc));
     }
 
     @Override
     public void lstmStepForward(Tensor hPrev, Tensor cPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates,
                                 Tensor c, Tensor h) {
-        long t = start();
-        inner.lstmStepForward(hPrev, cPrev, whh, biasIh, biasHh, gates, c, h);
-        stop("lstmStepForward", t);
+        timed("lstmStepForward", () -> inner.lstmStepForward(hPrev, cPrev, whh, biasIh, biasHh, gates, c, h));
     }
 
     @Override
     public void lstmStepBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor whh, Tensor dh, Tensor dc, Tensor dnext) {
-        long t = start();
-        inner.lstmStepBackward(gates, cPrev, c, whh, dh, dc, dnext);
-        stop("lstmStepBackward", t);
+        timed("lstmStepBackward", () -> inner.lstmStepBackward(gates, cPrev, c, whh, dh, dc, dnext));
     }
 
     @Override
     public void gruCellForward(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
                                Tensor h) {
-        long t = start();
-        inner.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h);
-        stop("gruCellForward", t);
+        timed("gruCellForward", () -> inner.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h));
     }
 
     @Override
     public void gruCellBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext, Tensor dgatesHh) {
-        long t = start();
-        inner.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
-        stop("gruCellBackward", t);
+        timed("gruCellBackward", () -> inner.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh));
     }
 
     @Override
     public void gruStepForward(Tensor hPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates, Tensor hh,
                                Tensor hn, Tensor h) {
-        long t = start();
-        inner.gruStepForward(hPrev, whh, biasIh, biasHh, gates, hh, hn, h);
-        stop("gruStepForward", t);
+        timed("gruStepForward", () -> inner.gruStepForward(hPrev, whh, biasIh, biasHh, gates, hh, hn, h));
     }
 
     @Override
     public void gruStepBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor whh, Tensor dh, Tensor dgatesHh,
                                 Tensor dnext) {
-        long t = start();
-        inner.gruStepBackward(gates, hn, hPrev, whh, dh, dgatesHh, dnext);
-        stop("gruStepBackward", t);
+        timed("gruStepBackward", () -> inner.gruStepBackward(gates, hn, hPrev, whh, dh, dgatesHh, dnext));
     }
 
     @Override

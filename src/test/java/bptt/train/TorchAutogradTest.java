@@ -213,8 +213,10 @@ class TorchAutogradTest {
             Files.write(script, in.readAllBytes());
         }
         Path out = dir.resolve("torch.json");
-        Process p = new ProcessBuilder(PYTHON, script.toString(), problem.toString(), ckpt.toString(), out.toString())
-                .redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(PYTHON, script.toString(), problem.toString(), ckpt.toString(),
+                out.toString()).redirectErrorStream(true);
+        pb.environment().put("PYTHONPATH", Path.of("scripts").toAbsolutePath().toString());
+        Process p = pb.start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "PyTorch did not finish in 300 s");
         assertEquals(0, p.exitValue(), "torch_step.py failed:\n" + log);
