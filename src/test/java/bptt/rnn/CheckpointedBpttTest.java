@@ -190,6 +190,7 @@ class CheckpointedBpttTest {
         try (CpuRefBackend be = CpuRefBackend.float32(); Rnn rnn = new Rnn(be, cfg)) {
             for (int t : new int[]{1, 2, 7, 64, 100, 1000}) {
                 try (Workspace full = rnn.workspace(8, t, Schedule.full()); Workspace auto = rnn.workspace(8, t, Schedule.auto())) {
+                    assertEquals(Math.max(1, Math.round(Math.sqrt(t))), full.chunkSteps(), "S = round(√T) at T=" + t);
                     assertEquals(full.chunkSteps(), auto.chunkSteps(), "T=" + t);
                     assertEquals(0, auto.segmentSteps() % auto.chunkSteps(), "auto k is a multiple of S at T=" + t);
                 }
