@@ -198,6 +198,23 @@ class CheckpointedBpttTest {
         }
     }
 
+    /** Full storage reuses the forward pass's dlogits when T steps of logits fit; checkpointing recomputes them. */
+    @Test
+    void fullStorageComputesTheOutputLayerOnceAndCheckpointingTwice() {
+        RnnConfig cfg = RnnConfig.charModel(Cell.GRU, 13, 6, 1);
+        for (boolean checkpointed : new boolean[]{false, true}) {
+            bptt.backend.ProfilingBackend be = new bptt.backend.ProfilingBackend(CpuRefBackend.float32());
+            runOnce(be, cfg, 3, 16, checkpointed ? Schedule.auto() : Schedule.full(), 2);
+            long logits = be.entries().stream().filter(e -> e.op().startsWith("gemm NT") && e.op().contains("n=13 "))
+                    .mapToLong(bptt.backend.ProfilingBackend.Entry::calls).sum();
+            long softmax = be.entries().stream().filter(e -> e.op().equals("softmaxCrossEntropy"))
+                    .mapToLong(bptt.backend.ProfilingBackend.Entry::calls).sum();
+            int chunks = 16 / 4;   // S = round(√16)
+            assertEquals(checkpointed ? 2 * chunks : chunks, logits, "logit GEMMs, checkpointed=" + checkpointed);
+            assertEquals(logits, softmax, "one softmax per logit GEMM");
+        }
+    }
+
     @Test
     void chunkingTheOutputLayerChangesNothingButRounding() {
         RnnConfig cfg = RnnConfig.charModel(7, 6, 2);
