@@ -55,12 +55,20 @@ public final class Backends {
         throw new IllegalArgumentException("unknown backend '" + name + "'; choose one of " + String.join(", ", names()));
     }
 
-    /** Opens the named backend (or the best available for "auto"); device -1 means its default. */
+    /**
+     * Opens the named backend (or the best available for "auto"); device -1 means its default.
+     * For "auto", a backend that fails to open (e.g. its kernels do not load on this driver) is
+     * skipped with its reason on stderr and the next one is tried.
+     */
     public static Backend open(String name, int device) {
         if ("auto".equalsIgnoreCase(name)) {
             for (BackendProvider p : providers()) {
                 if (p.preferredForAuto()) {
-                    return p.open(device);
+                    try {
+                        return p.open(device);
+                    } catch (BackendUnavailableException e) {
+                        System.err.println("auto: skipping " + e.getMessage());
+                    }
                 }
             }
             throw new IllegalStateException("no backend available");
