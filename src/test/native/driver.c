@@ -15,7 +15,8 @@
  * Environment: BPTT_CUDA_EMULATOR_CC (e.g. "8.6" or "8.6,12.0" for two devices),
  * BPTT_CUDA_EMULATOR_MEMORY (bytes per device, e.g. "512m", "4g"), BPTT_CUDA_EMULATOR_DRIVER
  * (e.g. "12.6"), BPTT_CUDA_EMULATOR_FILL ("nan", or "zero": fresh memory reads as zero and costs
- * no RAM until written, for tests of tensors near 2^31 elements). */
+ * no RAM until written, for tests of tensors near 2^31 elements), BPTT_CUDA_EMULATOR_TRACE=1
+ * (a stderr line when work is queued and when it runs). */
 #define _GNU_SOURCE
 #include "emulator.h"
 
@@ -64,6 +65,7 @@ static emu_device devices[MAX_DEVICES];
 static int device_count;
 static int driver_version = 12060;
 static int fill_nan = 1;
+static int trace;
 static int initialized;
 static size_t page;
 
@@ -438,6 +440,17 @@ static void execute(struct emu_ctx *ctx, emu_work *w) {
     }
 }
 
+/* What a work item is, for the trace. */
+static const char *work_name(const emu_work *w) {
+    switch (w->kind) {
+    case WORK_KERNEL: return w->u.launch.kernel->name;
+    case WORK_MEMSET32: return "cuMemsetD32Async";
+    case WORK_HOST: return w->u.host.what;
+    case WORK_EVENT_RECORD: return "cuEventRecord";
+    default: return "cuStreamWaitEvent";
+    }
+}
+
 static void free_work(emu_work *w) {
     if (w->kind == WORK_KERNEL) {
         free(w->u.launch.args);
@@ -467,6 +480,9 @@ static void run_until(struct emu_stream *s, uint64_t seq) {
             s->tail = NULL;
         }
         execute(ctx, w);
+        if (trace) {
+            bptt_emu_log("ran #%lu %s", (unsigned long) w->seq, work_name(w));
+        }
         free_work(w);
     }
 }
@@ -500,6 +516,9 @@ static emu_work *new_work(enum work_kind kind) {
 }
 
 static void enqueue(struct emu_stream *s, emu_work *w) {
+    if (trace) {
+        bptt_emu_log("queued #%lu %s", (unsigned long) w->seq, work_name(w));
+    }
     if (s->tail == NULL) {
         s->head = w;
     } else {
@@ -653,6 +672,7 @@ static CUresult configure(void) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     fill_nan = fill == NULL || strcmp(fill, "nan") == 0;
+    trace = getenv("BPTT_CUDA_EMULATOR_TRACE") != NULL && strcmp(getenv("BPTT_CUDA_EMULATOR_TRACE"), "1") == 0;
     char list[256];
     snprintf(list, sizeof list, "%s", cc != NULL ? cc : "8.6");
     device_count = 0;

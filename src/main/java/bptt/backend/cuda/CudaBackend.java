@@ -44,7 +44,8 @@ import static jcuda.driver.CUjit_option.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES;
  * toolchain or driver problem makes the backend unavailable, never a run fail midway; launched
  * as {@link LaunchConfig} says). Nothing returns to the host inside a time step; only upload,
  * download and sumOfSquares wait for the stream. With BPTT_CUDA_SYNC=1 the host waits after
- * every launch and every cuBLAS call, so an asynchronous fault names its kernel or GEMM.
+ * everything it queues (every launch, cuBLAS call and memset), so an asynchronous fault names
+ * its kernel or GEMM.
  *
  * <p>The primary context of a device is retained once per JVM and never released: closing a
  * backend frees its memory, module, stream and cuBLAS handle, and a backend opened later in
@@ -199,6 +200,7 @@ public final class CudaBackend extends AbstractBackend {
         }
         CudaErrors.check(result, "cuMemAlloc(" + bytes + " bytes)");
         CudaErrors.check(JCudaDriver.cuMemsetD32Async(memory.ptr, 0, memory.floats, stream), "cuMemsetD32Async");
+        syncIfAsked("cuMemsetD32Async");
     }
 
     @Override

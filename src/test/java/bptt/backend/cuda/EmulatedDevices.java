@@ -1,0 +1,36 @@
+// EmulatedDevices: the devices the test build's CUDA emulator provides (pom: BPTT_CUDA_EMULATOR_CC), and a guard for tests needing it.
+package bptt.backend.cuda;
+
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * The test build runs every test with bptt's emulated CUDA driver on LD_LIBRARY_PATH and
+ * BPTT_CUDA_EMULATOR=1 (the cuda-emulator profile of the pom). Tests of the emulator itself,
+ * and of what only the emulator can show, call {@link #require}: under that profile a missing
+ * emulator is a failure; without it (scripts/gpu-check on a real GPU) those tests are skipped.
+ */
+final class EmulatedDevices {
+    private EmulatedDevices() { }
+
+    /** sm_86: what {@code --backend cuda} opens by default; kernels load as a CUBIN. */
+    static final int SM_86 = 0;
+    /** sm_120: newer than NVRTC 12.6 knows; kernels load as PTX for compute_90. */
+    static final int SM_120 = 1;
+    /** sm_75: used only by CudaEmulatorTest, whose faults poison (and then destroy) its context. */
+    static final int SM_75 = 2;
+
+    static void require() {
+        boolean expected = "1".equals(System.getenv(CudaProbe.EMULATOR_VARIABLE));
+        CudaProbe.Result probe = CudaProbe.get();
+        if (probe.available() && probe.emulated() && probe.devices().size() == 3) {
+            return;
+        }
+        String why = "bptt's CUDA emulator with 3 devices is not what libcuda.so.1 provides here: "
+                + (probe.available() ? probe.devices() : probe.reason());
+        if (expected) {
+            Assertions.fail(why + " (BPTT_CUDA_EMULATOR=1: the test build should have put it on LD_LIBRARY_PATH)");
+        }
+        Assumptions.abort(why);
+    }
+}
