@@ -62,16 +62,7 @@ public final class Backends {
      */
     public static Backend open(String name, int device) {
         if ("auto".equalsIgnoreCase(name)) {
-            for (BackendProvider p : providers()) {
-                if (p.preferredForAuto()) {
-                    try {
-                        return p.open(device);
-                    } catch (BackendUnavailableException e) {
-                        System.err.println("auto: skipping " + e.getMessage());
-                    }
-                }
-            }
-            throw new IllegalStateException("no backend available");
+            return openFirst(providers(), device);
         }
         BackendProvider p = provider(name);
         BackendProvider.Availability a = p.probe();
@@ -79,5 +70,19 @@ public final class Backends {
             throw new BackendUnavailableException(p.name(), a.reason());
         }
         return p.open(device);
+    }
+
+    /** The first of {@code candidates} that auto may pick and that opens. */
+    static Backend openFirst(List<BackendProvider> candidates, int device) {
+        for (BackendProvider p : candidates) {
+            if (p.preferredForAuto()) {
+                try {
+                    return p.open(device);
+                } catch (BackendUnavailableException e) {
+                    System.err.println("auto: skipping " + e.getMessage());
+                }
+            }
+        }
+        throw new IllegalStateException("no backend available");
     }
 }

@@ -69,6 +69,10 @@ class CheckpointedBpttTest {
             "cpu, false, 2, 2, 29, 10, 5",
             "cpu, true, 2, 16, 200, 20, 10",
             "cpu, false, 1, 33, 64, 16, 16",
+            "cuda, true, 1, 3, 17, 4, 2",
+            "cuda, true, 2, 1, 65, 13, 1",
+            "cuda, false, 2, 2, 29, 10, 5",
+            "cuda, true, 2, 16, 200, 20, 10",
     })
     void checkpointedGradientsAreBitwiseEqualToFullStorage(String backend, boolean tokens, int layers, int batch,
                                                            int seqLen, int k, int chunk) {

@@ -42,7 +42,8 @@ class ResumeAndFaultsTest {
     }
 
     @ParameterizedTest(name = "{0} {1} checkpoint-every {2}")
-    @CsvSource({"cpu-ref, adam, 0", "cpu-ref, adagrad, 3", "cpu-ref, sgd, 0", "cpu, adam, 0", "cpu, adam, 2"})
+    @CsvSource({"cpu-ref, adam, 0", "cpu-ref, adagrad, 3", "cpu-ref, sgd, 0", "cpu, adam, 0", "cpu, adam, 2",
+            "cuda, adam, 0", "cuda, adagrad, 3"})
     void trainingNStepsEqualsHalfThenResumeBitForBit(String backend, String optimizer, int checkpointEvery) {
         int n = 40; // more than one epoch of 3 streams × 7 steps, so the reset at the epoch end is crossed
         Corpus corpus = Corpus.load(writeText(), 0.1);

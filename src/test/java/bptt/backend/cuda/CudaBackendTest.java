@@ -200,7 +200,12 @@ class CudaBackendTest {
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("cuda: unavailable: libcuda.so.1 not found: the NVIDIA driver is not installed"),
                 r.output());
-        assertTrue(r.output().contains("auto: "), r.output());
+        assertTrue(r.output().matches("(?s).*\nauto: (opencl|cpu).*"), r.output());
+        JvmProcess.Result named = JvmProcess.run(Map.of("LD_LIBRARY_PATH", String.join(File.pathSeparator, kept)),
+                "bptt.cli.Main", "conformance", "--backend", "cuda", "--quick");
+        assertEquals(2, named.exit(), named.output());
+        assertTrue(named.output().contains("error: cuda unavailable: libcuda.so.1 not found"), named.output());
+        assertFalse(named.output().contains("\tat "), "no stack trace: " + named.output());
     }
 
     @Test
