@@ -74,7 +74,8 @@ final class CudaProbe {
             if (init != CUresult.CUDA_SUCCESS) {
                 return no(init == CUresult.CUDA_ERROR_NO_DEVICE
                         ? "no CUDA device: the driver is installed but sees no GPU (check nvidia-smi and CUDA_VISIBLE_DEVICES)"
-                        : "cuInit failed: " + CUresult.stringFor(init) + CudaErrors.hint(init));
+                        : "cuInit failed: " + CUresult.stringFor(init) + CudaErrors.driverText(init)
+                        + CudaErrors.hint(init));
             }
             int[] version = new int[1];
             CudaErrors.check(JCudaDriver.cuDriverGetVersion(version), "cuDriverGetVersion");

@@ -127,7 +127,29 @@ class CudaBackendTest {
         }
     }
 
+    @Test
+    void aClosedBackendAndAMissingDeviceAreClearErrors() {
+        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> CudaBackend.open(7));
+        assertTrue(missing.getMessage().contains("cuda device 7 does not exist; this machine has 3"),
+                missing.getMessage());
+        Backend cuda = CudaBackend.open(EmulatedDevices.SM_86);
+        Tensor t = cuda.alloc(2, 3);
+        cuda.close();
+        cuda.close();
+        IllegalStateException closed = assertThrows(IllegalStateException.class, () -> cuda.fill(t, 1f));
+        assertTrue(closed.getMessage().contains("is closed"), closed.getMessage());
+    }
+
     // ---- in a JVM of their own -----------------------------------------------------------------
+
+    @Test
+    void aMisconfiguredEmulatorOrOneWithoutDevicesIsUnavailableWithTheReason() {
+        JvmProcess.Result bad = JvmProcess.run(Map.of("BPTT_CUDA_EMULATOR_MEMORY", "lots"), "bptt.cli.Main", "devices");
+        assertTrue(bad.output().contains("BPTT_CUDA_EMULATOR_MEMORY='lots' is not a size"), bad.output());
+        assertTrue(bad.output().contains("cuda: unavailable: cuInit failed: CUDA_ERROR_INVALID_VALUE"), bad.output());
+        JvmProcess.Result none = JvmProcess.run(Map.of("BPTT_CUDA_EMULATOR_CC", ""), "bptt.cli.Main", "devices");
+        assertTrue(none.output().contains("cuda: unavailable: no CUDA device"), none.output());
+    }
 
     /** The queued/ran lines of the emulator's trace, in order: "q 12" or "r 12". */
     private static List<String> trace(String output) {

@@ -107,9 +107,10 @@ class NvrtcCompileTest {
     @Test
     void aDeviceNewerThanNvrtcGetsPtxForTheNewestArchitecture() {
         int newest = Arrays.stream(NvrtcCompiler.supportedArchs()).max().orElseThrow();
+        int beyond = newest + 10;
         assertEquals(java.util.List.of("-arch=compute_" + newest, "-std=c++17"),
-                NvrtcCompiler.options(120, NvrtcCompiler.supportedArchs()));
-        NvrtcCompiler.Image image = NvrtcCompiler.image(120, DRIVER_12_6);
+                NvrtcCompiler.options(beyond, NvrtcCompiler.supportedArchs()));
+        NvrtcCompiler.Image image = NvrtcCompiler.image(beyond, Integer.MAX_VALUE);
         assertFalse(image.cubin());
         assertEquals(newest, image.arch());
         String ptx = new String(image.bytes(), StandardCharsets.US_ASCII);
@@ -121,7 +122,9 @@ class NvrtcCompileTest {
             entries.add(m.group(1));
         }
         assertEquals(new LinkedHashSet<>(KernelSource.kernelNames()), entries);
-        assertEquals(85, NvrtcCompiler.ptxIsa(image.bytes()), "NVRTC 12.6 writes PTX ISA 8.5");
+        if (NvrtcCompiler.version().equals("12.6")) {
+            assertEquals(85, NvrtcCompiler.ptxIsa(image.bytes()), "NVRTC 12.6 writes PTX ISA 8.5");
+        }
     }
 
     @Test
