@@ -3,6 +3,11 @@ package bptt.backend.cuda;
 
 import bptt.backend.KernelSource;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import java.util.List;
 import java.util.Set;
@@ -11,6 +16,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -61,6 +67,19 @@ class HostKernelsTest {
         assertTrue(!c.contains("__syncthreads();"), "the refused body is not compiled for the host");
         assertEquals(program.split("\n", -1).length, c.substring(c.indexOf("#line 1 \"prelude_host.h\"\n") + 25,
                 c.indexOf("\n#line 1 \"host_kernels.c")).split("\n", -1).length, "line numbers are kept");
+    }
+
+    @Test
+    void withoutGccTheEmulatorIsNotBuiltAndTheBuildCarriesOn(@TempDir Path out) throws Exception {
+        Files.writeString(out.resolve("libcuda.so.1"), "stale");
+        ProcessBuilder build = new ProcessBuilder("bash", "src/test/native/build", out.toString())
+                .redirectErrorStream(true);
+        build.environment().put("CC", "no-such-compiler");
+        Process p = build.start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), output);
+        assertTrue(output.contains("warning: no-such-compiler not found: the CUDA emulator is not built"), output);
+        assertFalse(Files.exists(out.resolve("libcuda.so.1")), "no stale emulator is left behind");
     }
 
     @Test
