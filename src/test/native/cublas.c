@@ -52,6 +52,15 @@ static cublasStatus_t check_handle(cublasHandle_t h, const char *call) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* Starts a call on handle h: returns the error of a handle that is not (or no longer) usable. */
+#define ENTER_HANDLE(h, call)                                                \
+    do {                                                                     \
+        cublasStatus_t entry_ = check_handle(h, call);                       \
+        if (entry_ != CUBLAS_STATUS_SUCCESS) {                               \
+            return entry_;                                                   \
+        }                                                                    \
+    } while (0)
+
 EXPORT cublasStatus_t cublasCreate_v2(cublasHandle_t *out) {
     unsigned generation;
     CUcontext ctx = bptt_emu_current_context(&generation);
@@ -87,10 +96,7 @@ EXPORT cublasStatus_t cublasDestroy_v2(cublasHandle_t h) {
 }
 
 EXPORT cublasStatus_t cublasSetStream_v2(cublasHandle_t h, CUstream stream) {
-    cublasStatus_t status = check_handle(h, "cublasSetStream");
-    if (status != CUBLAS_STATUS_SUCCESS) {
-        return status;
-    }
+    ENTER_HANDLE(h, "cublasSetStream");
     if (!bptt_emu_stream_of(h->ctx, stream)) {
         bptt_emu_log("cublasSetStream: the stream is not a stream of the handle's context");
         return CUBLAS_STATUS_INVALID_VALUE;
@@ -99,19 +105,8 @@ EXPORT cublasStatus_t cublasSetStream_v2(cublasHandle_t h, CUstream stream) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
-EXPORT cublasStatus_t cublasGetStream_v2(cublasHandle_t h, CUstream *stream) {
-    cublasStatus_t status = check_handle(h, "cublasGetStream");
-    if (status == CUBLAS_STATUS_SUCCESS) {
-        *stream = h->stream;
-    }
-    return status;
-}
-
 EXPORT cublasStatus_t cublasSetMathMode(cublasHandle_t h, int mode) {
-    cublasStatus_t status = check_handle(h, "cublasSetMathMode");
-    if (status != CUBLAS_STATUS_SUCCESS) {
-        return status;
-    }
+    ENTER_HANDLE(h, "cublasSetMathMode");
     if ((mode & ~MATH_MODE_FLAGS) < 0 || (mode & ~MATH_MODE_FLAGS) > 3) {
         return CUBLAS_STATUS_INVALID_VALUE;
     }
@@ -119,20 +114,10 @@ EXPORT cublasStatus_t cublasSetMathMode(cublasHandle_t h, int mode) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
-EXPORT cublasStatus_t cublasGetMathMode(cublasHandle_t h, int *mode) {
-    cublasStatus_t status = check_handle(h, "cublasGetMathMode");
-    if (status == CUBLAS_STATUS_SUCCESS) {
-        *mode = h->math_mode;
-    }
-    return status;
-}
-
 EXPORT cublasStatus_t cublasGetVersion_v2(cublasHandle_t h, int *version) {
-    cublasStatus_t status = check_handle(h, "cublasGetVersion");
-    if (status == CUBLAS_STATUS_SUCCESS) {
-        *version = CUBLAS_VERSION;
-    }
-    return status;
+    ENTER_HANDLE(h, "cublasGetVersion");
+    *version = CUBLAS_VERSION;
+    return CUBLAS_STATUS_SUCCESS;
 }
 
 EXPORT const char *cublasGetStatusName(cublasStatus_t status) {
@@ -210,10 +195,7 @@ static int valid_op(int op) { return op == CUBLAS_OP_N || op == CUBLAS_OP_T || o
 EXPORT cublasStatus_t cublasSgemm_v2(cublasHandle_t h, int transa, int transb, int m, int n, int k,
                                      const float *alpha, const float *a, int lda, const float *b, int ldb,
                                      const float *beta, float *c, int ldc) {
-    cublasStatus_t status = check_handle(h, "cublasSgemm");
-    if (status != CUBLAS_STATUS_SUCCESS) {
-        return status;
-    }
+    ENTER_HANDLE(h, "cublasSgemm");
     if (!valid_op(transa) || !valid_op(transb) || m < 0 || n < 0 || k < 0
         || lda < max1(transa == CUBLAS_OP_N ? m : k) || ldb < max1(transb == CUBLAS_OP_N ? k : n)
         || ldc < max1(m) || alpha == NULL || beta == NULL) {

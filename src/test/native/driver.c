@@ -540,6 +540,17 @@ static CUresult current_context(struct emu_ctx **ctx) {
     return CUDA_SUCCESS;
 }
 
+/* Starts an entry point that works in the current context: takes the lock, or returns the error. */
+#define ENTER_CONTEXT(ctx)                                                   \
+    LOCKED;                                                                  \
+    struct emu_ctx *ctx;                                                     \
+    do {                                                                     \
+        CUresult entry_ = current_context(&ctx);                             \
+        if (entry_ != CUDA_SUCCESS) {                                        \
+            return entry_;                                                   \
+        }                                                                    \
+    } while (0)
+
 static void destroy_context(struct emu_ctx *ctx) {
     synchronize_context(ctx);
     for (emu_alloc *a = allocations; a != NULL; a = a->next) {
@@ -726,6 +737,16 @@ static CUresult check_device(CUdevice d) {
     if (!initialized) {
         return fail(CUDA_ERROR_NOT_INITIALIZED, "cuInit has not been called");
     }
+
+/* Starts an entry point about device d: takes the lock, or returns the error. */
+#define ENTER_DEVICE(d)                                                      \
+    LOCKED;                                                                  \
+    do {                                                                     \
+        CUresult entry_ = check_device(d);                                   \
+        if (entry_ != CUDA_SUCCESS) {                                        \
+            return entry_;                                                   \
+        }                                                                    \
+    } while (0)
     return d >= 0 && d < device_count ? CUDA_SUCCESS : fail(CUDA_ERROR_INVALID_DEVICE, "no device %d", d);
 }
 
@@ -739,41 +760,28 @@ EXPORT CUresult cuDeviceGetCount(int *count) {
 }
 
 EXPORT CUresult cuDeviceGet(CUdevice *device, int ordinal) {
-    LOCKED;
-    CUresult r = check_device(ordinal);
-    if (r == CUDA_SUCCESS) {
-        *device = ordinal;
-    }
-    return r;
+    ENTER_DEVICE(ordinal);
+    *device = ordinal;
+    return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuDeviceGetName(char *name, int length, CUdevice d) {
-    LOCKED;
-    CUresult r = check_device(d);
-    if (r == CUDA_SUCCESS) {
-        if (name == NULL || length <= 0) {
-            return CUDA_ERROR_INVALID_VALUE;
-        }
-        snprintf(name, (size_t) length, "%s", devices[d].name);
+    ENTER_DEVICE(d);
+    if (name == NULL || length <= 0) {
+        return CUDA_ERROR_INVALID_VALUE;
     }
-    return r;
+    snprintf(name, (size_t) length, "%s", devices[d].name);
+    return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d) {
-    LOCKED;
-    CUresult r = check_device(d);
-    if (r == CUDA_SUCCESS) {
-        *bytes = devices[d].total_bytes;
-    }
-    return r;
+    ENTER_DEVICE(d);
+    *bytes = devices[d].total_bytes;
+    return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuDeviceGetAttribute(int *value, int attribute, CUdevice d) {
-    LOCKED;
-    CUresult r = check_device(d);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_DEVICE(d);
     switch (attribute) {
     case 1: *value = MAX_THREADS_PER_BLOCK; break;                 /* MAX_THREADS_PER_BLOCK */
     case 2: case 3: *value = 1024; break;                          /* MAX_BLOCK_DIM_X, _Y */
@@ -794,11 +802,7 @@ EXPORT CUresult cuDeviceGetAttribute(int *value, int attribute, CUdevice d) {
 /* ---- contexts ------------------------------------------------------------------------------ */
 
 EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice d) {
-    LOCKED;
-    CUresult r = check_device(d);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_DEVICE(d);
     struct emu_ctx *c = &primary[d];
     if (c->retains++ == 0) {
         c->generation++;
@@ -811,11 +815,7 @@ EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice d) {
 }
 
 EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
-    LOCKED;
-    CUresult r = check_device(d);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_DEVICE(d);
     struct emu_ctx *c = &primary[d];
     if (c->retains == 0) {
         return fail(CUDA_ERROR_INVALID_CONTEXT, "the primary context of device %d is not retained", d);
@@ -854,12 +854,7 @@ EXPORT CUresult cuCtxSynchronize(void) {
 /* ---- memory -------------------------------------------------------------------------------- */
 
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t bytes) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     emu_device *d = &devices[ctx->device];
     if (bytes == 0) {
         return fail(CUDA_ERROR_INVALID_VALUE, "cuMemAlloc of 0 bytes");
@@ -896,12 +891,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t bytes) {
 }
 
 EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     emu_alloc *a = find_allocation((uintptr_t) p, 0);
     if (a == NULL || (uintptr_t) a->base != (uintptr_t) p || a->device != ctx->device) {
         return fail(CUDA_ERROR_INVALID_VALUE, "cuMemFree(0x%lx): not an allocation of this context",
@@ -991,12 +981,7 @@ EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t count, 
 /* ---- streams and events ------------------------------------------------------------------ */
 
 EXPORT CUresult cuStreamCreate(CUstream *out, unsigned flags) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     if (flags & ~(unsigned) CU_STREAM_NON_BLOCKING) {
         return fail(CUDA_ERROR_INVALID_VALUE, "stream flags 0x%x", flags);
     }
@@ -1014,12 +999,7 @@ EXPORT CUresult cuStreamCreate(CUstream *out, unsigned flags) {
 }
 
 EXPORT CUresult cuStreamDestroy_v2(CUstream stream) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     for (struct emu_stream **link = &ctx->streams; *link != NULL; link = &(*link)->next) {
         if (*link == stream) {
             run_until(stream, UINT64_MAX);     /* its work completes, then it goes */
@@ -1032,12 +1012,7 @@ EXPORT CUresult cuStreamDestroy_v2(CUstream stream) {
 }
 
 EXPORT CUresult cuStreamSynchronize(CUstream stream) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     struct emu_stream *s = resolve_stream(ctx, stream);
     if (s == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuStreamSynchronize of an unknown stream");
@@ -1048,12 +1023,7 @@ EXPORT CUresult cuStreamSynchronize(CUstream stream) {
 
 /* A query finds queued work still running (NOT_READY) and lets it finish, so polling terminates. */
 EXPORT CUresult cuStreamQuery(CUstream stream) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     struct emu_stream *s = resolve_stream(ctx, stream);
     if (s == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuStreamQuery of an unknown stream");
@@ -1073,12 +1043,7 @@ static struct emu_event *resolve_event(struct emu_ctx *ctx, CUevent event) {
 }
 
 EXPORT CUresult cuEventCreate(CUevent *out, unsigned flags) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     (void) flags;
     struct emu_event *e = calloc(1, sizeof *e);
     if (e == NULL) {
@@ -1093,12 +1058,7 @@ EXPORT CUresult cuEventCreate(CUevent *out, unsigned flags) {
 }
 
 EXPORT CUresult cuEventDestroy_v2(CUevent event) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     for (struct emu_event **link = &ctx->events; *link != NULL; link = &(*link)->next) {
         if (*link == event) {
             struct emu_stream *s = stream_by_id(ctx, event->stream_id);
@@ -1114,12 +1074,7 @@ EXPORT CUresult cuEventDestroy_v2(CUevent event) {
 }
 
 EXPORT CUresult cuEventRecord(CUevent event, CUstream stream) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     struct emu_event *e = resolve_event(ctx, event);
     struct emu_stream *s = resolve_stream(ctx, stream);
     if (e == NULL || s == NULL) {
@@ -1138,12 +1093,7 @@ EXPORT CUresult cuEventRecord(CUevent event, CUstream stream) {
 }
 
 EXPORT CUresult cuEventSynchronize(CUevent event) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     struct emu_event *e = resolve_event(ctx, event);
     if (e == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuEventSynchronize of an unknown event");
@@ -1156,12 +1106,7 @@ EXPORT CUresult cuEventSynchronize(CUevent event) {
 }
 
 EXPORT CUresult cuEventQuery(CUevent event) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     struct emu_event *e = resolve_event(ctx, event);
     if (e == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuEventQuery of an unknown event");
@@ -1175,12 +1120,7 @@ EXPORT CUresult cuEventQuery(CUevent event) {
 }
 
 EXPORT CUresult cuStreamWaitEvent(CUstream stream, CUevent event, unsigned flags) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     struct emu_event *e = resolve_event(ctx, event);
     struct emu_stream *s = resolve_stream(ctx, stream);
     if (e == NULL || s == NULL || flags != 0) {
@@ -1374,12 +1314,7 @@ static struct emu_module *resolve_module(struct emu_ctx *ctx, CUmodule module) {
 }
 
 EXPORT CUresult cuModuleGetFunction(CUfunction *out, CUmodule module, const char *name) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     struct emu_module *m = resolve_module(ctx, module);
     if (m == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuModuleGetFunction on an unknown module");
@@ -1403,12 +1338,7 @@ EXPORT CUresult cuModuleGetFunction(CUfunction *out, CUmodule module, const char
 }
 
 EXPORT CUresult cuModuleUnload(CUmodule module) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     for (struct emu_module **link = &ctx->modules; *link != NULL; link = &(*link)->next) {
         if (*link == module) {
             synchronize_context(ctx);          /* no queued launch may outlive its module */
@@ -1438,12 +1368,7 @@ static int function_of(struct emu_ctx *ctx, CUfunction f) {
 
 EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                                unsigned bz, unsigned shared_bytes, CUstream stream, void **params, void **extra) {
-    LOCKED;
-    struct emu_ctx *ctx;
-    CUresult r = current_context(&ctx);
-    if (r != CUDA_SUCCESS) {
-        return r;
-    }
+    ENTER_CONTEXT(ctx);
     if (f == NULL || !function_of(ctx, f)) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuLaunchKernel of a function of no loaded module");
     }

@@ -3,31 +3,15 @@ package bptt.cli;
 
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class CommandsTest {
-    private record Run(int exit, String out) { }
-
-    private static Run run(String... args) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(bytes, true, StandardCharsets.UTF_8));
-        try {
-            int exit = Main.execute(args);
-            return new Run(exit, bytes.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(saved);
-        }
-    }
+    private static CliRun run(String... args) { return CliRun.of(args); }
 
     @Test
     void devicesListsEveryBackendAndExitsZero() {
-        Run r = run("devices");
+        CliRun r = run("devices");
         assertEquals(0, r.exit());
         assertTrue(r.out().contains("opencl: "), r.out());
         assertTrue(r.out().contains("cpu-ref: available"), r.out());
@@ -36,7 +20,7 @@ class CommandsTest {
 
     @Test
     void conformanceJsonOfTheReferenceAgainstItselfPasses() {
-        Run r = run("conformance", "--backend", "cpu-ref", "--quick", "--json", "--seed", "5");
+        CliRun r = run("conformance", "--backend", "cpu-ref", "--quick", "--json", "--seed", "5");
         assertEquals(0, r.exit(), r.out());
         assertTrue(r.out().startsWith("{\"seed\":5,"), r.out());
         assertTrue(r.out().contains("\"failed\":0"), r.out());

@@ -1,6 +1,7 @@
 // CudaCommandsTest: the commands a user runs, on --backend cuda under the emulator: conformance, train, resume, eval, sample, bench.
 package bptt.backend.cuda;
 
+import bptt.cli.CliRun;
 import bptt.cli.Main;
 import bptt.train.SafetensorsFile;
 import org.junit.jupiter.api.Assumptions;
@@ -8,10 +9,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,22 +33,10 @@ class CudaCommandsTest {
     @TempDir
     Path dir;
 
-    private record Run(int exit, String out) { }
-
     @BeforeEach
     void needEmulator() { EmulatedDevices.require(); }
 
-    private static Run bptt(String... args) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(bytes, true, StandardCharsets.UTF_8));
-        try {
-            int exit = Main.execute(args);
-            return new Run(exit, bytes.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(saved);
-        }
-    }
+    private static CliRun bptt(String... args) { return CliRun.of(args); }
 
     private Path text() throws IOException {
         Path file = dir.resolve("text.txt");
@@ -69,7 +56,7 @@ class CudaCommandsTest {
 
     @Test
     void conformanceOfEveryOpAndModelAndDeterminism() {
-        Run r = bptt("conformance", "--backend", "cuda");
+        CliRun r = bptt("conformance", "--backend", "cuda");
         assertEquals(0, r.exit(), r.out());
         assertTrue(r.out().contains("model token L=1 ckpt") && r.out().contains("T=1000"), r.out());
         assertTrue(r.out().contains("(repeat)"), "determinism checks: " + r.out());
@@ -83,7 +70,7 @@ class CudaCommandsTest {
         Path resumed = dir.resolve("resumed.safetensors");
         assertEquals(0, bptt(train(data, straight, "--steps", "30")).exit());
         assertEquals(0, bptt(train(data, resumed, "--steps", "13")).exit());
-        Run rest = bptt("train", "--backend", "cuda", "--resume", resumed.toString(), "--steps", "30", "--save",
+        CliRun rest = bptt("train", "--backend", "cuda", "--resume", resumed.toString(), "--steps", "30", "--save",
                 resumed.toString());
         assertEquals(0, rest.exit(), rest.out());
         Map<String, SafetensorsFile.TensorData> a = SafetensorsFile.read(straight).tensors();
@@ -100,12 +87,12 @@ class CudaCommandsTest {
         Path data = text();
         Path ckpt = dir.resolve("model.safetensors");
         assertEquals(0, bptt(train(data, ckpt, "--steps", "20")).exit());
-        Run eval = bptt("eval", "--backend", "cuda", "--checkpoint", ckpt.toString(), "--data", data.toString(),
+        CliRun eval = bptt("eval", "--backend", "cuda", "--checkpoint", ckpt.toString(), "--data", data.toString(),
                 "--batch", "4", "--seq-len", "16", "--json");
         assertEquals(0, eval.exit(), eval.out());
         double loss = number(eval.out(), "loss");
         assertTrue(loss > 0 && loss < Math.log(30), eval.out());
-        Run sample = bptt("sample", "--backend", "cuda", "--checkpoint", ckpt.toString(), "--length", "80",
+        CliRun sample = bptt("sample", "--backend", "cuda", "--checkpoint", ckpt.toString(), "--length", "80",
                 "--prime", "It was");
         assertEquals(0, sample.exit(), sample.out());
         assertTrue(sample.out().startsWith("It was") && sample.out().strip().length() >= 80, sample.out());
@@ -133,7 +120,7 @@ class CudaCommandsTest {
 
     @Test
     void benchMarksItsFiguresAsEmulated() {
-        Run r = bptt("bench", "--backend", "cuda", "--batch", "2", "--seq-len", "8", "--hidden", "16", "--vocab", "11",
+        CliRun r = bptt("bench", "--backend", "cuda", "--batch", "2", "--seq-len", "8", "--hidden", "16", "--vocab", "11",
                 "--warmup", "1", "--repeats", "2");
         assertEquals(0, r.exit(), r.out());
         assertTrue(r.out().contains("EMULATED on the host by bptt's test emulator: timings are not GPU timings"),

@@ -65,6 +65,13 @@ class CudaEmulatorTest {
         return text[0];
     }
 
+    /** Waits for s; the wait must report CUDA_ERROR_ILLEGAL_ADDRESS with {@code what} in the driver's text. */
+    private static void assertFaultNamed(CUstream s, String what) {
+        int result = JCudaDriver.cuStreamSynchronize(s);
+        assertEquals(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, result);
+        assertTrue(errorText(result).contains(what), errorText(result));
+    }
+
     private static CUdeviceptr alloc(long floats) {
         CUdeviceptr p = new CUdeviceptr();
         ok(JCudaDriver.cuMemAlloc(p, floats * Sizeof.FLOAT));
@@ -135,11 +142,9 @@ class CudaEmulatorTest {
         CUdeviceptr x = alloc(100);
         CUstream s = stream(CUstream_flags.CU_STREAM_DEFAULT);
         ok(fill(s, x, 0, 101, 1f, 0));
-        int result = JCudaDriver.cuStreamSynchronize(s);
-        assertEquals(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, result);
-        String text = errorText(result);
-        assertTrue(text.contains("kernel fill<<<4, 32>>>: invalid write") && text.contains(
-                "0 bytes after the end of a 400-byte allocation"), text);
+        assertFaultNamed(s, "kernel fill<<<4, 32>>>: invalid write: address 0x");
+        assertTrue(errorText(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS).contains("0 bytes after the end of a 400-byte"
+                + " allocation"), errorText(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS));
         assertEquals(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, JCudaDriver.cuCtxSynchronize(), "the error is sticky");
     }
 
@@ -148,10 +153,7 @@ class CudaEmulatorTest {
         CUdeviceptr x = alloc(100);
         CUstream s = stream(CUstream_flags.CU_STREAM_DEFAULT);
         ok(fill(s, x, -1, 10, 1f, 0));
-        int result = JCudaDriver.cuStreamSynchronize(s);
-        assertEquals(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, result);
-        assertTrue(errorText(result).contains("kernel fill<<<1, 32>>>: invalid write before the start of a 400-byte"
-                + " allocation"), errorText(result));
+        assertFaultNamed(s, "kernel fill<<<1, 32>>>: invalid write before the start of a 400-byte allocation");
     }
 
     @Test
@@ -160,9 +162,7 @@ class CudaEmulatorTest {
         ok(JCudaDriver.cuMemFree(x));
         CUstream s = stream(CUstream_flags.CU_STREAM_DEFAULT);
         ok(fill(s, x, 0, 10, 1f, 0));
-        int result = JCudaDriver.cuStreamSynchronize(s);
-        assertEquals(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, result);
-        assertTrue(errorText(result).contains("that cuMemFree already freed"), errorText(result));
+        assertFaultNamed(s, "that cuMemFree already freed");
     }
 
     @Test
@@ -275,10 +275,8 @@ class CudaEmulatorTest {
                 "transa");
         assertEquals(cublasStatus.CUBLAS_STATUS_SUCCESS, sgemm(h, 0, 0, 10, 10, 10, 1f, a, 10, b, 10, 0f, c, 10),
                 "valid arguments: the extents are checked when the stream runs it, as a GPU would fault then");
-        int result = JCudaDriver.cuStreamSynchronize(s);
-        assertEquals(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, result);
-        assertTrue(errorText(result).contains("cublasSgemm_v2(N,N, m=10, n=10, k=10, lda=10, ldb=10, ldc=10): C (10 x"
-                + " 10, ld 10) is outside its allocation: 400 bytes from"), errorText(result));
+        assertFaultNamed(s, "cublasSgemm_v2(N,N, m=10, n=10, k=10, lda=10, ldb=10, ldc=10): C (10 x 10, ld 10) is"
+                + " outside its allocation: 400 bytes from");
     }
 
     @Test
