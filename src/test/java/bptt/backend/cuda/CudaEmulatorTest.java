@@ -1,6 +1,7 @@
 // CudaEmulatorTest: the emulated driver and cuBLAS catch what a GPU would (stale reads, NaN memory, out-of-bounds access).
 package bptt.backend.cuda;
 
+import bptt.backend.KernelSource;
 import bptt.backend.ReferenceBlas;
 import jcuda.Pointer;
 import jcuda.Sizeof;
@@ -21,8 +22,16 @@ import jcuda.runtime.cudaStream_t;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -182,6 +191,41 @@ class CudaEmulatorTest {
                 Pointer.to(new float[] {1f}));
         assertEquals(CUresult.CUDA_ERROR_INVALID_VALUE,
                 JCudaDriver.cuLaunchKernel(f, 1, 1, 1, 2048, 1, 1, 0, s, params, null), "2048 threads per block");
+    }
+
+    /**
+     * End to end with a kernel that uses shared memory and a barrier: an emulator generated and
+     * built from a program holding it (as the test build does from kernels/), the real NVRTC
+     * CUBIN of the same program, and cuModuleGetFunction, which must refuse that kernel by name.
+     */
+    @Test
+    void aKernelWithABarrierIsRefusedByName(@TempDir Path dir) throws Exception {
+        String bodies = "KERNEL void ok_kernel(GLOBAL float* RESTRICT x, int xOff, int n, float v)\n{\n"
+                + "    const int i = GLOBAL_ID();\n    if (i < n) x[xOff + i] = v;\n}\n"
+                + "KERNEL void reduce(GLOBAL const float* RESTRICT x, int xOff, GLOBAL float* RESTRICT out, int outOff)\n"
+                + "{\n    __shared__ float part[32];\n    part[threadIdx.x] = x[xOff + GLOBAL_ID()];\n"
+                + "    __syncthreads();\n    if (threadIdx.x == 0) out[outOff] = part[0] + part[31];\n}\n";
+        Files.writeString(dir.resolve("host_kernels.c"),
+                HostKernels.generate(KernelSource.read(KernelSource.Api.HOST.preludeFile()) + bodies));
+        Process build = new ProcessBuilder("bash", "src/test/native/build", dir.toString()).redirectErrorStream(true)
+                .start();
+        String built = new String(build.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, build.waitFor(), built);
+        Path cuda = dir.resolve("program.cu");
+        Files.writeString(cuda, KernelSource.read(KernelSource.Api.CUDA.preludeFile()) + bodies);
+        List<String> path = new ArrayList<>(List.of(dir.toString()));
+        for (String entry : System.getenv("LD_LIBRARY_PATH").split(File.pathSeparator)) {
+            if (!new File(entry, "libcuda.so.1").exists()) {
+                path.add(entry);                            // NVRTC's directory
+            }
+        }
+        JvmProcess.Result r = JvmProcess.run(Map.of("LD_LIBRARY_PATH", String.join(File.pathSeparator, path),
+                "BPTT_CUDA_EMULATOR_CC", "8.6"), CudaChildMain.class.getName(), "functions", cuda.toString(),
+                "ok_kernel", "reduce");
+        assertTrue(r.output().contains("cuModuleLoadData: CUDA_SUCCESS"), r.output());
+        assertTrue(r.output().contains("ok_kernel: CUDA_SUCCESS"), r.output());
+        assertTrue(r.output().contains("reduce: CUDA_ERROR_NOT_SUPPORTED (operation not supported; bptt CUDA emulator:"
+                + " kernel reduce uses __shared__ (barriers, shared memory or cross-thread operations)"), r.output());
     }
 
     @Test
