@@ -60,6 +60,7 @@ public final class Backends {
         if ("auto".equalsIgnoreCase(name)) {
             for (BackendProvider p : providers()) {
                 if (p.preferredForAuto()) {
+                    requireDevice(p, device);
                     return p.open(device);
                 }
             }
@@ -70,6 +71,20 @@ public final class Backends {
         if (!a.available()) {
             throw new BackendUnavailableException(p.name(), a.reason());
         }
+        requireDevice(p, device);
         return p.open(device);
+    }
+
+    /** Device -1 (the backend's default) or one the backend lists; anything else is refused before opening. */
+    static void requireDevice(BackendProvider p, int device) {
+        if (device < -1) {
+            throw new IllegalArgumentException("--device must be 0 or more (or -1 for the backend's default), got " + device);
+        }
+        int count = p.devices().size();
+        if (device >= count) {
+            throw new IllegalArgumentException(p.name() + " has " + count + " device" + (count == 1 ? "" : "s")
+                    + (count > 0 ? " (0" + (count > 1 ? ".." + (count - 1) : "") + ")" : "") + "; --device " + device
+                    + " does not exist (see 'scripts/bptt devices')");
+        }
     }
 }

@@ -23,10 +23,22 @@ import java.util.Map;
  */
 public final class TrainingState {
     private static final Gson GSON = new Gson();
+    /** The settings every resumable checkpoint records (later ones, such as save_every, are optional). */
+    private static final List<String> REQUIRED_SETTINGS = List.of("hidden", "layers", "batch", "seq_len", "steps", "lr",
+            "optimizer", "clip", "seed", "val_fraction");
 
     private TrainingState() { }
 
     public static Checkpoint capture(Trainer trainer) {
+        return capture(trainer, Map.of());
+    }
+
+    /**
+     * The trainer's state; {@code options} are run settings the trainer does not hold (e.g.
+     * {@code checkpoint_every}, {@code log}), stored with the others in the "train" metadata so
+     * that --resume restores them.
+     */
+    public static Checkpoint capture(Trainer trainer, Map<String, String> options) {
         Backend be = trainer.rnn().backend();
         RnnConfig config = trainer.rnn().config();
         TrainSettings s = trainer.settings();
@@ -48,7 +60,7 @@ public final class TrainingState {
         }
         extras.put("metrics.history", new TensorData(new int[]{history.size(), 2}, hist));
         Map<String, String> meta = new LinkedHashMap<>();
-        meta.put("train", settingsJson(s, trainer.data()));
+        meta.put("train", settingsJson(s, trainer.data(), options));
         meta.put("step", Integer.toString(trainer.step()));
         meta.put("epoch", Integer.toString(trainer.epoch()));
         meta.put("window", Integer.toString(trainer.window()));
@@ -101,11 +113,21 @@ public final class TrainingState {
 
     /** The settings a checkpoint was trained with, as saved in its "train" metadata. */
     public static JsonObject trainSettings(Checkpoint checkpoint) {
+        String json = checkpoint.meta("train");
+        JsonObject saved;
         try {
-            return GSON.fromJson(checkpoint.meta("train"), JsonObject.class);
+            saved = GSON.fromJson(json, JsonObject.class);
         } catch (JsonParseException | IllegalStateException e) {
-            throw new CheckpointException(checkpoint.where() + " has unreadable \"train\" metadata: " + e.getMessage());
+            saved = null;
         }
+        for (String key : REQUIRED_SETTINGS) {
+            if (saved == null || !saved.has(key) || !saved.get(key).isJsonPrimitive()) {
+                throw new CheckpointException(checkpoint.where() + " has unreadable \"train\" metadata ("
+                        + (saved == null ? "not a JSON object" : "no \"" + key + "\"") + "): " + CheckpointIo.snippet(json)
+                        + "; it cannot be resumed from: use --init-from to start from its weights only");
+            }
+        }
+        return saved;
     }
 
     private static int intMeta(Checkpoint checkpoint, String key) {
@@ -131,10 +153,12 @@ public final class TrainingState {
         }
     }
 
-    private static String settingsJson(TrainSettings s, Dataset data) {
+    private static String settingsJson(TrainSettings s, Dataset data, Map<String, String> options) {
         JsonObject o = new JsonObject();
         o.addProperty("task", data.kind());
-        o.addProperty("data", data instanceof TextDataset text ? text.corpus().source() : data.description());
+        o.addProperty("data", data instanceof TextDataset text && text.corpus().file() != null
+                ? text.corpus().file().toAbsolutePath().toString()
+                : data instanceof TextDataset text ? text.corpus().source() : data.description());
         o.addProperty("hidden", s.hidden());
         o.addProperty("layers", s.layers());
         o.addProperty("batch", s.batch());
@@ -145,6 +169,10 @@ public final class TrainingState {
         o.addProperty("clip", s.clip());
         o.addProperty("seed", s.seed());
         o.addProperty("val_fraction", s.valFraction());
+        o.addProperty("save_every", s.saveEvery());
+        o.addProperty("eval_every", s.evalEvery());
+        o.addProperty("sample_every", s.sampleEvery());
+        options.forEach(o::addProperty);
         return GSON.toJson(o);
     }
 }
