@@ -127,7 +127,7 @@ public final class TrainCommand implements Callable<Integer> {
             long maxTensor = backend.maxTensorFloats();
             MemoryEstimate.requireFits(sizes, z -> MemoryEstimate.of(dataset.model(z.hidden(), z.layers()), z.batch(),
                             z.seqLen(), schedule, settings.optimizer(), maxTensor), settings.optimizer(), backend.name(),
-                    backend.availableBytes(), maxTensor, heapAvailable());
+                    backend.availableBytes(), maxTensor, MemoryEstimate.heapAvailable());
             try (Trainer trainer = new Trainer(backend, dataset, settings, schedule);
                  MetricsLog metrics = new MetricsLog(log, resumed != null)) {
                 if (resumed != null) {
@@ -227,12 +227,6 @@ public final class TrainCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             return path.toAbsolutePath();
         }
-    }
-
-    /** Java heap still free: host copies of the weights live there. */
-    private static long heapAvailable() {
-        Runtime rt = Runtime.getRuntime();
-        return rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
     }
 
     /** With --resume, every setting not given on the command line comes from the checkpoint. */

@@ -146,6 +146,12 @@ public record MemoryEstimate(long parameters, long weightBytes, long optimizerBy
         out.add(flag + " " + lo + " or less");
     }
 
+    /** Java heap not in use now (up to -Xmx): where host copies of the weights live. */
+    public static long heapAvailable() {
+        Runtime rt = Runtime.getRuntime();
+        return rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+    }
+
     /** Bytes as B, KiB, MiB, GiB or TiB with one decimal. */
     public static String size(long bytes) {
         if (bytes == Long.MAX_VALUE) {

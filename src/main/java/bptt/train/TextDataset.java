@@ -73,7 +73,7 @@ public final class TextDataset implements Dataset {
 
     @Override
     public Evaluation.Result validate(Workspace ws) {
-        if (corpus.validationTokens().length / ws.batch() < 2) {
+        if (corpus.validationTokens().length <= ws.batch()) {  // each stream needs a target
             return null;
         }
         return Evaluation.evaluate(ws, corpus.validationTokens());
