@@ -270,12 +270,9 @@ public final class TrainCommand implements Callable<Integer> {
             options.put(LOG, log.toAbsolutePath().toString());
         }
         Checkpoint state = TrainingState.capture(trainer, options);
-        String bad = CheckpointIo.firstNonFinite(state);
-        if (bad == null) {
-            bad = trainer.unsaveableReason();
-        }
+        String bad = TrainingState.unsafeReason(state);
         if (bad != null) {
-            throw trainer.diverged(trainer.step(), bad + " (so it was not saved)");
+            throw trainer.diverged(trainer.step(), bad + " (so step " + trainer.step() + " was not saved)");
         }
         try {
             CheckpointIo.save(save, state);

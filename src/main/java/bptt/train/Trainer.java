@@ -118,31 +118,6 @@ public final class Trainer implements AutoCloseable {
     /** The step the last good checkpoint holds. */
     public int lastGoodStep() { return lastGoodStep; }
 
-    /**
-     * Why the current state must not be saved as good, or null when it may: the loss the current
-     * weights give on the window the next step trains on must be finite. The training state is
-     * left exactly as it was (the hidden state a step would carry in is restored), so a run that
-     * checks stays bit for bit the run that does not.
-     */
-    public String unsaveableReason() {
-        boolean reset = window == 0 || !data.carriesState();
-        float[][] kept = new float[config.layers()][];
-        for (int l = 0; l < config.layers(); l++) {
-            kept[l] = backend.download(ws.initialState(l));
-        }
-        if (reset) {
-            ws.resetState();
-        }
-        data.fill(epoch, window, inputs, targets);
-        ws.setInputs(inputs);
-        ws.setTargets(targets);
-        double loss = ws.forward();
-        for (int l = 0; l < config.layers(); l++) {
-            backend.upload(kept[l], ws.initialState(l));
-        }
-        return Double.isFinite(loss) ? null : "the weights after step " + step + " give a loss of " + loss;
-    }
-
     /** One optimizer step on the next window; returns the window's mean loss. */
     public double trainStep() {
         if (window == 0 || !data.carriesState()) {

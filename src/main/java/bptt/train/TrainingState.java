@@ -2,6 +2,7 @@
 package bptt.train;
 
 import bptt.backend.Backend;
+import bptt.rnn.ParameterLayout;
 import bptt.rnn.RnnConfig;
 import bptt.tensor.Tensor;
 import bptt.train.SafetensorsFile.TensorData;
@@ -68,6 +69,73 @@ public final class TrainingState {
         Vocabulary vocab = trainer.data().vocabulary();
         return new Checkpoint(config, vocab == null ? null : vocab.codePoints(), be.download(trainer.rnn().params()),
                 extras, meta);
+    }
+
+    /**
+     * Weights whose forward pass could overflow float32 on some input: above this bound on a
+     * logit or pre-activation a window's float sum of losses (up to 2^31 rows of 2·bound each)
+     * may reach infinity. Trained models stay many orders of magnitude below it.
+     */
+    static final double MAX_ACTIVATION_BOUND = 1e28;
+
+    /**
+     * Why a checkpoint must not be kept as a run's good state, or null: a NaN or infinity
+     * anywhere (weights, optimizer state, hidden state), or weights so large that evaluating it
+     * can overflow float32. With token (or |x| ≤ 1) input and tanh outputs in [-1, 1], unit h of
+     * layer l has |pre| ≤ Σ_k |Waa[h,k]| + |ba[h]| + (Σ_k |Wax[h,k]|, or max_v |Wax[h,v]| for
+     * one-hot tokens), and logit j has |y| ≤ Σ_h |Wya[j,h]| + |by[j]|.
+     */
+    public static String unsafeReason(Checkpoint checkpoint) {
+        String nonFinite = CheckpointIo.firstNonFinite(checkpoint);
+        if (nonFinite != null) {
+            return nonFinite;
+        }
+        RnnConfig c = checkpoint.config();
+        ParameterLayout layout = new ParameterLayout(c);
+        float[] p = checkpoint.params();
+        double worst = 0;
+        String where = "";
+        for (int l = 0; l < c.layers(); l++) {
+            ParameterLayout.Entry wax = layout.entry(ParameterLayout.wax(l));
+            ParameterLayout.Entry waa = layout.entry(ParameterLayout.waa(l));
+            ParameterLayout.Entry ba = layout.entry(ParameterLayout.ba(l));
+            boolean oneHot = l == 0 && c.tokenInput();
+            for (int h = 0; h < c.hidden(); h++) {
+                double bound = absRowSum(p, waa, h) + Math.abs(p[(int) ba.start() + h])
+                        + (oneHot ? absRowMax(p, wax, h) : absRowSum(p, wax, h));
+                if (bound > worst) {
+                    worst = bound;
+                    where = "a pre-activation of layer " + l;
+                }
+            }
+        }
+        ParameterLayout.Entry wya = layout.entry("Wya");
+        ParameterLayout.Entry by = layout.entry("by");
+        for (int j = 0; j < c.outputSize(); j++) {
+            double bound = absRowSum(p, wya, j) + Math.abs(p[(int) by.start() + j]);
+            if (bound > worst) {
+                worst = bound;
+                where = "a logit";
+            }
+        }
+        return worst > MAX_ACTIVATION_BOUND ? String.format(java.util.Locale.ROOT, "the weights are too large for float32:"
+                + " %s can reach %.3g", where, worst) : null;
+    }
+
+    private static double absRowSum(float[] p, ParameterLayout.Entry e, int row) {
+        double sum = 0;
+        for (int k = 0; k < e.cols(); k++) {
+            sum += Math.abs(p[(int) (e.start() + (long) row * e.cols() + k)]);
+        }
+        return sum;
+    }
+
+    private static double absRowMax(float[] p, ParameterLayout.Entry e, int row) {
+        double max = 0;
+        for (int k = 0; k < e.cols(); k++) {
+            max = Math.max(max, Math.abs(p[(int) (e.start() + (long) row * e.cols() + k)]));
+        }
+        return max;
     }
 
     /** Loads weights only (--init-from): the model shape and vocabulary must match. */
