@@ -42,7 +42,7 @@ public final class OpenClDevices {
         static final Availability RESULT = run();
 
         private static Availability run() {
-            String missing = missingLibrary();
+            String missing = missingLibrary("libOpenCL.so.1", "libOpenCL.so");
             if (missing != null) {
                 return Availability.no("the OpenCL library (libOpenCL.so.1) could not be loaded (" + missing + "); "
                         + INSTALL_HINT);
@@ -71,9 +71,9 @@ public final class OpenClDevices {
      * stdout when it fails, noise on every machine without OpenCL; dlopen through JavaCPP's loader
      * (bundled for the cpu backend) fails silently with the same reason.
      */
-    private static String missingLibrary() {
+    static String missingLibrary(String... names) {
         StringBuilder reasons = new StringBuilder();
-        for (String name : new String[]{"libOpenCL.so.1", "libOpenCL.so"}) {
+        for (String name : names) {
             try {
                 org.bytedeco.javacpp.Loader.loadGlobal(name);
                 return null;
