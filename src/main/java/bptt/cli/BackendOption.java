@@ -12,7 +12,7 @@ public final class BackendOption {
     String backend;
 
     @Option(names = "--device", defaultValue = "-1",
-            description = "Device index within the backend (see 'bptt devices'); -1 = its default.")
+            description = "Device index within the backend (see 'scripts/bptt devices'); -1 = its default.")
     int device;
 
     public Backend open() {

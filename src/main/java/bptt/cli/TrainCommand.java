@@ -15,6 +15,7 @@ import bptt.train.LossCurve;
 import bptt.train.MemoryEstimate;
 import bptt.train.MetricsLog;
 import bptt.train.OutputFile;
+import bptt.train.Progress;
 import bptt.train.Optimizer;
 import bptt.train.TrainSettings;
 import bptt.train.Trainer;
@@ -302,9 +303,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     private void report(PrintStream out, Trainer.Summary s, int vocab) {
         if (s.lastStep() > s.firstStep()) {
-            out.printf(Locale.ROOT, "done: steps %d..%d in %.1f s (%.0f tokens/s); loss %.4f -> %.4f nats (%.3f bpc), baseline %.4f%n",
-                    s.firstStep() + 1, s.lastStep(), s.seconds(), s.tokensPerSecond(), s.firstLoss(), s.lastLoss(),
-                    s.lastLoss() / Math.log(2), Math.log(vocab));
+            out.printf(Locale.ROOT, "done: steps %d..%d in %.1f s (%.0f tokens/s); loss %s -> %s nats (%s bpc), baseline %.4f%n",
+                    s.firstStep() + 1, s.lastStep(), s.seconds(), s.tokensPerSecond(), Progress.formatLoss(s.firstLoss()),
+                    Progress.formatLoss(s.lastLoss()), Progress.formatLoss(s.lastLoss() / Math.log(2)), Math.log(vocab));
         } else {
             out.printf(Locale.ROOT, "no steps taken (at step %d of %d)%n", s.lastStep(), steps);
         }
