@@ -119,16 +119,11 @@ public final class TrainCommand implements Callable<Integer> {
         Path curve = curvePath();
         checkOutputs(dataset, curve);
         RnnConfig config = dataset.model(hidden, layers);
-        MemoryEstimate.Sizes sizes = new MemoryEstimate.Sizes(hidden, layers, batch, seqLen);
-        Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = z -> MemoryEstimate.of(dataset.model(z.hidden(), z.layers()),
-                z.batch(), z.seqLen(), schedule, settings.optimizer(), Integer.MAX_VALUE);
-        MemoryEstimate.requireFits(sizes, estimate, settings.optimizer(), "any backend", Long.MAX_VALUE, Integer.MAX_VALUE, Long.MAX_VALUE);
+        requireMemory(dataset, schedule, settings.optimizer(), "any backend", Long.MAX_VALUE, Integer.MAX_VALUE, Long.MAX_VALUE);
         try (StopSignals stop = new StopSignals();
              Backend backend = backendOption.open()) {
-            long maxTensor = backend.maxTensorFloats();
-            MemoryEstimate.requireFits(sizes, z -> MemoryEstimate.of(dataset.model(z.hidden(), z.layers()), z.batch(),
-                            z.seqLen(), schedule, settings.optimizer(), maxTensor), settings.optimizer(), backend.name(),
-                    backend.availableBytes(), maxTensor, MemoryEstimate.heapAvailable());
+            MemoryEstimate estimate = requireMemory(dataset, schedule, settings.optimizer(), backend.name(),
+                    backend.availableBytes(), backend.maxTensorFloats(), MemoryEstimate.heapAvailable());
             try (Trainer trainer = new Trainer(backend, dataset, settings, schedule);
                  MetricsLog metrics = new MetricsLog(log, resumed != null)) {
                 if (resumed != null) {
@@ -151,7 +146,7 @@ public final class TrainCommand implements Callable<Integer> {
                             ((SyntheticTask) dataset).chanceAccuracy());
                 }
                 out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden, %d parameters, %s; backend %s (%s)%n",
-                        layers, hidden, trainer.rnn().layout().total(), MemoryEstimate.size(estimate.apply(sizes).backendBytes()),
+                        layers, hidden, trainer.rnn().layout().total(), MemoryEstimate.size(estimate.backendBytes()),
                         backend.name(), backend.deviceDescription());
                 out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
                         batch, seqLen, optimizer, lr, clip, trainer.workspace().checkpointEvery() == 0 ? "0 (full storage)"
@@ -165,6 +160,19 @@ public final class TrainCommand implements Callable<Integer> {
                 return 1;
             }
         }
+    }
+
+    /**
+     * This run's memory estimate, held against what a backend offers before anything is
+     * allocated (first against any backend's limits, before one is even opened).
+     */
+    private MemoryEstimate requireMemory(Dataset dataset, Schedule schedule, Optimizer.Kind kind, String backend,
+                                         long available, long maxTensor, long heap) {
+        Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = z -> MemoryEstimate.of(
+                dataset.model(z.hidden(), z.layers()), z.batch(), z.seqLen(), schedule, kind, maxTensor);
+        MemoryEstimate.Sizes sizes = new MemoryEstimate.Sizes(hidden, layers, batch, seqLen);
+        MemoryEstimate.requireFits(sizes, estimate, kind, backend, available, maxTensor, heap);
+        return estimate.apply(sizes);
     }
 
     private Dataset dataset() {
