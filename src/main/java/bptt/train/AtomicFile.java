@@ -15,9 +15,9 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Writes to a temporary sibling {@code .NAME.RANDOM.tmp}, forces it to disk, renames it over
  * the target with an atomic move and forces the directory. The target is reached through its
- * symbolic links, and one that exists must be a regular file (see {@link OutputFile}). The temporary file is removed if
- * anything fails; only a killed process can leave one behind (never at the target's name), and
- * the next successful save of the same target removes it.
+ * symbolic links, and one that exists must be a regular file (see {@link OutputFile}). The
+ * temporary file is removed if anything fails; only a killed process can leave one behind (never
+ * at the target's name), and the next successful save of the same target removes it.
  */
 final class AtomicFile {
     /** The body that fills the temporary file. */
