@@ -75,6 +75,23 @@ public final class Backends {
         return p.open(device);
     }
 
+    /**
+     * Checks a backend name and device index as {@link #open} would, without opening: an unknown
+     * name or a device the (available) backend does not list is refused.
+     */
+    public static void validate(String name, int device) {
+        if ("auto".equalsIgnoreCase(name)) {
+            if (device < -1) {
+                throw new IllegalArgumentException("--device must be 0 or more (or -1 for the backend's default), got " + device);
+            }
+            return;
+        }
+        BackendProvider p = provider(name);
+        if (p.probe().available()) {
+            requireDevice(p, device);
+        }
+    }
+
     /** Device -1 (the backend's default) or one the backend lists; anything else is refused before opening. */
     static void requireDevice(BackendProvider p, int device) {
         if (device < -1) {

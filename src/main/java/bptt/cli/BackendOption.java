@@ -15,6 +15,11 @@ public final class BackendOption {
             description = "Device index within the backend (see 'scripts/bptt devices'); -1 = its default.")
     int device;
 
+    /** Refuses an unknown backend name or a device it does not have, without opening anything. */
+    public void validate() {
+        Backends.validate(backend, device);
+    }
+
     public Backend open() {
         return Backends.open(backend, device);
     }

@@ -115,11 +115,12 @@ public final class TrainCommand implements Callable<Integer> {
         TrainSettings settings = new TrainSettings(hidden, layers, batch, seqLen, steps, lr,
                 Optimizer.parseKind(optimizer), clip, seed, valFraction, saveEvery, sampleEvery, evalEvery);
         Schedule schedule = Schedule.parse(checkpointEvery, seqLen);
+        backendOption.validate();
         Dataset dataset = dataset();
-        Path curve = curvePath();
-        checkOutputs(dataset, curve);
         RnnConfig config = dataset.model(hidden, layers);
         requireMemory(dataset, schedule, settings.optimizer(), "any backend", Long.MAX_VALUE, Integer.MAX_VALUE, Long.MAX_VALUE);
+        Path curve = curvePath();
+        checkOutputs(dataset, curve);
         try (StopSignals stop = new StopSignals();
              Backend backend = backendOption.open()) {
             MemoryEstimate estimate = requireMemory(dataset, schedule, settings.optimizer(), backend.name(),

@@ -58,7 +58,8 @@ class FaultInjectionTest {
     private Cli train(String... extra) throws IOException {
         Map<String, String> flags = new LinkedHashMap<>();
         for (String[] kv : new String[][]{{"--backend", "cpu-ref"}, {"--data", text().toString()}, {"--hidden", "8"},
-                {"--batch", "2"}, {"--seq-len", "8"}, {"--steps", "4"}, {"--eval-every", "0"}}) {
+                {"--batch", "2"}, {"--seq-len", "8"}, {"--steps", "4"}, {"--eval-every", "0"},
+                {"--save", dir.resolve("default.safetensors").toString()}}) {
             flags.put(kv[0], kv[1]);
         }
         for (int i = 0; i < extra.length; i++) {
