@@ -69,6 +69,7 @@ public final class Backends {
         if (!a.available()) {
             throw new BackendUnavailableException(p.name(), a.reason());
         }
+        requireDevice(p, device);
         return p.open(device);
     }
 
@@ -76,6 +77,7 @@ public final class Backends {
     static Backend openFirst(List<BackendProvider> candidates, int device) {
         for (BackendProvider p : candidates) {
             if (p.preferredForAuto()) {
+                requireDevice(p, device);
                 try {
                     return p.open(device);
                 } catch (BackendUnavailableException e) {
@@ -84,5 +86,35 @@ public final class Backends {
             }
         }
         throw new IllegalStateException("no backend available");
+    }
+
+    /**
+     * Checks a backend name and device index as {@link #open} would, without opening: an unknown
+     * name or a device the (available) backend does not list is refused.
+     */
+    public static void validate(String name, int device) {
+        if ("auto".equalsIgnoreCase(name)) {
+            if (device < -1) {
+                throw new IllegalArgumentException("--device must be 0 or more (or -1 for the backend's default), got " + device);
+            }
+            return;
+        }
+        BackendProvider p = provider(name);
+        if (p.probe().available()) {
+            requireDevice(p, device);
+        }
+    }
+
+    /** Device -1 (the backend's default) or one the backend lists; anything else is refused before opening. */
+    static void requireDevice(BackendProvider p, int device) {
+        if (device < -1) {
+            throw new IllegalArgumentException("--device must be 0 or more (or -1 for the backend's default), got " + device);
+        }
+        int count = p.devices().size();
+        if (device >= count) {
+            throw new IllegalArgumentException(p.name() + " has " + count + " device" + (count == 1 ? "" : "s")
+                    + (count > 0 ? " (0" + (count > 1 ? ".." + (count - 1) : "") + ")" : "") + "; --device " + device
+                    + " does not exist (see 'scripts/bptt devices')");
+        }
     }
 }

@@ -103,9 +103,22 @@ public final class GradientCheck {
         }
     }
 
+    /** Told how many of the gradient values have been checked so far, of how many. */
+    @FunctionalInterface
+    public interface Listener {
+        void checked(long done, long total);
+    }
+
     /** Runs the check and returns one row per parameter and per layer's h0. */
     public List<Row> run() {
+        return run((done, total) -> { });
+    }
+
+    /** The same, telling {@code listener} after each value (one finite difference is four forward passes). */
+    public List<Row> run(Listener listener) {
         try (Problem p = new Problem()) {
+            long total = p.rnn.layout().total() + (long) config.layers() * batch * config.hidden();
+            long done = 0;
             p.loss();
             p.ws.backward();
             double[] grads = p.be.downloadDoubles(p.rnn.grads());
@@ -114,6 +127,7 @@ public final class GradientCheck {
                 double worst = 0;
                 for (long i = e.start(); i < e.start() + e.size(); i++) {
                     worst = Math.max(worst, relError(grads[(int) i], p.numeric(p.params, (int) i)));
+                    listener.checked(++done, total);
                 }
                 rows.add(new Row(e.name(), formula(e.name()), "(" + e.rows() + "," + e.cols() + ")", worst));
             }
@@ -122,6 +136,7 @@ public final class GradientCheck {
                 double worst = 0;
                 for (int i = 0; i < dh0.length; i++) {
                     worst = Math.max(worst, relError(dh0[i], p.numeric(p.h0[l], i)));
+                    listener.checked(++done, total);
                 }
                 rows.add(new Row("h0_" + l, "dh0 = dpre_0 · Waa" + l,
                         "(" + batch + "," + config.hidden() + ")", worst));

@@ -25,6 +25,10 @@ public final class ParameterLayout {
     private final long total;
 
     public ParameterLayout(RnnConfig config) {
+        long count = count(config);
+        if (count > Integer.MAX_VALUE) {  // checked before the entries are built: --layers 2000000000 must not hang here
+            throw new IllegalArgumentException("model has " + count + " parameters, more than one slab of 2^31 floats");
+        }
         this.config = config;
         List<Entry> list = new ArrayList<>();
         long at = 0;
@@ -36,8 +40,8 @@ public final class ParameterLayout {
         }
         at = add(list, "Wya", at, config.outputSize(), h);
         at = add(list, "by", at, 1, config.outputSize());
-        if (at > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("model has " + at + " parameters, more than one slab of 2^31 floats");
+        if (at != count) {
+            throw new IllegalStateException("ParameterLayout.count says " + count + " but the entries hold " + at);
         }
         this.entries = Collections.unmodifiableList(list);
         this.total = at;
@@ -47,6 +51,22 @@ public final class ParameterLayout {
         list.add(new Entry(name, at, rows, cols));
         return at + (long) rows * cols;
     }
+
+    /**
+     * The slab size {@link #total} of a layout of {@code config}, in closed form without building
+     * it (saturating at Long.MAX_VALUE): what a memory estimate needs for any --layers.
+     */
+    public static long count(RnnConfig config) {
+        long h = config.hidden();
+        long perLayer = h * h + h;                                     // Waa (H, H), ba (1, H): < 2^63 for any int H
+        long first = h * config.inputSize() + perLayer;               // Wax0 (H, D): < 2^63
+        long upper = h * h + perLayer;                                  // Wax{l>0} (H, H), Waa, ba
+        long rest = Math.multiplyHigh(upper, config.layers() - 1L) != 0 ? Long.MAX_VALUE : upper * (config.layers() - 1L);
+        long output = (long) config.outputSize() * h + config.outputSize();  // Wya (V, H), by (1, V)
+        return add(add(first, output), rest);
+    }
+
+    private static long add(long a, long b) { return a > Long.MAX_VALUE - b ? Long.MAX_VALUE : a + b; }
 
     public static String wax(int layer) { return "Wax" + layer; }
 

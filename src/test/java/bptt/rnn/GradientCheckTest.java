@@ -51,4 +51,18 @@ class GradientCheckTest {
         assertEquals(2, GradientCheck.relError(1e-3, -1e-3), 1e-12);
         assertFalse(GradientCheck.relError(1.0, 1.0 + 1e-5) < GradientCheck.TOLERANCE);
     }
+
+    @Test
+    void theListenerHearsOfEveryCheckedValueInOrder() {
+        RnnConfig config = RnnConfig.charModel(4, 3, 2);
+        long expected = new ParameterLayout(config).total() + 2L * 2 * 3;  // every parameter and each layer's h0 (B=2, H=3)
+        long[] seen = {0, 0};
+        new GradientCheck(config, 2, 3, 5).run((done, total) -> {
+            assertEquals(seen[0] + 1, done, "one call per value, in order");
+            seen[0] = done;
+            seen[1] = total;
+        });
+        assertEquals(expected, seen[0]);
+        assertEquals(expected, seen[1]);
+    }
 }

@@ -82,7 +82,7 @@ class ResumeAndFaultsTest {
         try (Backend be = open("cpu-ref"); Trainer t = new Trainer(be, corpus, settings("adam", 10))) {
             train(t, 3);
             CheckpointIo.save(ckpt, TrainingState.capture(t));
-            t.setLastGoodCheckpoint(ckpt.toString());
+            t.setLastGoodCheckpoint(ckpt.toString(), 3);
             float[] good = be.download(t.rnn().params());
             float[] poisoned = good.clone();
             poisoned[poisoned.length - 1] = Float.NaN; // by: every logit sees it
