@@ -162,7 +162,9 @@ KERNEL void scatter_add_columns(GLOBAL const float* RESTRICT ids, int idsOff, GL
 }
 
 /* First pass of the sum of squares of x (n): thread p < parts sums x[p], x[p+parts], ... in
- * order (Kahan) into partials[p]. The host fixes parts from n alone, so the order is fixed. */
+ * order (Kahan) into partials[p]. The host fixes parts from n alone, so the order is fixed.
+ * parts <= n, so p < n; the loop stops before i + parts could pass n, which for n near 2^31
+ * would overflow int. */
 KERNEL void sum_of_squares(GLOBAL const float* RESTRICT x, int xOff, GLOBAL float* RESTRICT partials,
                            int partialsOff, int n, int parts)
 {
@@ -170,12 +172,13 @@ KERNEL void sum_of_squares(GLOBAL const float* RESTRICT x, int xOff, GLOBAL floa
     if (p >= parts) return;
     float sum = 0.0f;
     float comp = 0.0f;
-    for (int i = p; i < n; i += parts) {
+    for (int i = p; ; i += parts) {
         const float v = x[xOff + i];
         const float y = v * v - comp;
         const float t = sum + y;
         comp = (t - sum) - y;
         sum = t;
+        if (i >= n - parts) break;
     }
     partials[partialsOff + p] = sum;
 }

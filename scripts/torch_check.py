@@ -4,10 +4,10 @@
 Usage: scripts/torch_check.py CHECKPOINT TEXT [BATCH] [SEQ_LEN]
 Loads the safetensors file with a minimal reader (no safetensors package needed) into
 torch.nn.RNN(tanh), torch.nn.LSTM or torch.nn.GRU (the config's "model") + torch.nn.Linear
-exactly as PyTorch's word_language_model example lays them out, batches TEXT as that example
-does (batchify / get_batch, hidden state carried: (h, c) for LSTM), and prints the mean
-cross-entropy in nats. `bptt eval --checkpoint C --data TEXT --batch B --seq-len T`
-must print the same number. Needs Debian's python3-torch; run with /usr/bin/python3.
+exactly as PyTorch's word_language_model example lays them out, scores every character of TEXT
+after the first (split into BATCH streams as bptt eval splits it, hidden state carried along each
+stream), and prints the mean cross-entropy in nats. `bptt eval --checkpoint C --data TEXT
+--batch B --seq-len T` must print the same number. Needs Debian's python3-torch; run with /usr/bin/python3.
 """
 import json
 import struct
@@ -51,23 +51,29 @@ def main():
     rnn.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("rnn.")})
     decoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("decoder.")})
     index = {c: i for i, c in enumerate(vocab)}
-    with open(text_path, encoding="utf-8") as f:
+    with open(text_path, encoding="utf-8", newline="") as f:   # keep \r: it is a character of the vocabulary
         ids = torch.tensor([index[c] for c in f.read()], dtype=torch.long)
-    nbatch = ids.size(0) // batch
-    data = ids[:nbatch * batch].view(batch, -1).t().contiguous()   # batchify: (N/B, B)
-    hidden = torch.zeros(L, batch, H)
-    if model == "lstm":
-        hidden = (hidden, torch.zeros(L, batch, H))
+    # Every character after the first is a target: N - 1 targets in min(B, N - 1) contiguous
+    # streams of nearly equal length that share their boundary character (stream s predicts
+    # positions start[s]+1 .. start[s+1], start[s] = s*(N-1)//B), each from a zero state
+    # ((h, c) for LSTM).
+    scored = ids.size(0) - 1
+    batch = min(batch, scored)
+    start = [s * scored // batch for s in range(batch + 1)]
     total, count = 0.0, 0
     with torch.no_grad():
-        for i in range(0, data.size(0) - 1, seq_len):               # get_batch
-            n = min(seq_len, data.size(0) - 1 - i)
-            x = torch.nn.functional.one_hot(data[i:i + n], V).float()
-            y = data[i + 1:i + 1 + n]
-            out, hidden = rnn(x, hidden)
-            logits = decoder(out)
-            total += torch.nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="sum").item()
-            count += y.numel()
+        for s in range(batch):
+            hidden = torch.zeros(L, 1, H)
+            if model == "lstm":
+                hidden = (hidden, torch.zeros(L, 1, H))
+            for i in range(start[s], start[s + 1], seq_len):
+                n = min(seq_len, start[s + 1] - i)
+                x = torch.nn.functional.one_hot(ids[i:i + n], V).float().unsqueeze(1)   # (n, 1, V)
+                y = ids[i + 1:i + 1 + n]
+                out, hidden = rnn(x, hidden)
+                logits = decoder(out.squeeze(1))
+                total += torch.nn.functional.cross_entropy(logits, y, reduction="sum").item()
+                count += y.numel()
     print(json.dumps({"loss": total / count, "tokens": count, "torch": torch.__version__}))
 
 

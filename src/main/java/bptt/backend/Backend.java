@@ -51,6 +51,12 @@ public interface Backend extends AutoCloseable {
     /** The most floats one tensor may hold here (kernels index with int; devices limit allocations). */
     default long maxTensorFloats() { return Integer.MAX_VALUE; }
 
+    /**
+     * Bytes of float32 tensors this backend can still allocate, as far as it can tell before
+     * trying (a memory estimate is held against it); Long.MAX_VALUE when it cannot tell.
+     */
+    default long availableBytes() { return Long.MAX_VALUE; }
+
     /** Waits until all queued work is done (for timing). */
     default void synchronize() { }
 

@@ -12,9 +12,10 @@ import java.util.regex.Pattern;
 /**
  * The kernels of {@code kernels/} are written once in the common subset of OpenCL C and CUDA
  * C++; a backend compiles one prelude followed by the body files, in {@link #BODY_FILES} order,
- * as one program. Everything is read from the class path (the jar), never from the working
- * directory. A {@code #line} directive before each body file makes compiler messages point at
- * lines of that file itself.
+ * as one program (the tests' emulated CUDA driver compiles them as host C with a third prelude).
+ * Everything is read from the class path (the jar), never from the working directory. A
+ * {@code #line} directive before each body file makes compiler messages point at lines of that
+ * file itself.
  */
 public final class KernelSource {
     /** The file holding the engine's general kernels, under {@code kernels/} on the class path. */
@@ -28,10 +29,11 @@ public final class KernelSource {
 
     private KernelSource() { }
 
-    /** The two dialects the bodies compile as. */
+    /** The dialects the bodies compile as: OpenCL C, CUDA C++, and host C11 for the emulated CUDA driver of the tests. */
     public enum Api {
         OPENCL("prelude_opencl.h"),
-        CUDA("prelude_cuda.h");
+        CUDA("prelude_cuda.h"),
+        HOST("prelude_host.h");
 
         private final String prelude;
 

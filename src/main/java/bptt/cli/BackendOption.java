@@ -12,8 +12,13 @@ public final class BackendOption {
     String backend;
 
     @Option(names = "--device", defaultValue = "-1",
-            description = "Device index within the backend (see 'bptt devices'); -1 = its default.")
+            description = "Device index within the backend (see 'scripts/bptt devices'); -1 = its default.")
     int device;
+
+    /** Refuses an unknown backend name or a device it does not have, without opening anything. */
+    public void validate() {
+        Backends.validate(backend, device);
+    }
 
     public Backend open() {
         return Backends.open(backend, device);

@@ -9,6 +9,8 @@ import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
+import bptt.train.MemoryEstimate;
+import bptt.train.Optimizer;
 import bptt.train.SyntheticTask;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -140,6 +142,11 @@ public final class BenchCommand implements Runnable {
         RnnConfig config = (generator == null ? RnnConfig.charModel(vocab, hidden, layers) : generator.model(hidden, layers))
                 .withCell(recurrentCell);
         Schedule schedule = Schedule.parse(checkpointEvery);
+        long maxTensor = raw.maxTensorFloats();
+        MemoryEstimate.requireFits(new MemoryEstimate.Sizes(hidden, layers, batch, seqLen), z -> MemoryEstimate.of(
+                        (generator == null ? RnnConfig.charModel(vocab, z.hidden(), z.layers()) : generator.model(z.hidden(), z.layers()))
+                                .withCell(recurrentCell), z.batch(), z.seqLen(), schedule, Optimizer.Kind.SGD, maxTensor),
+                Optimizer.Kind.SGD, raw.name(), raw.availableBytes(), maxTensor, MemoryEstimate.heapAvailable());
         int rows = batch * seqLen;
         float[] inputs = new float[config.tokenInput() ? rows : rows * config.inputSize()];
         float[] targets = new float[rows];

@@ -90,6 +90,10 @@ public final class ConformanceCommand implements Callable<Integer> {
     private List<String> backendsToCheck() {
         if (backend != null) {
             BackendProvider p = Backends.provider(backend);
+            if (p.name().equals("cpu-ref")) {
+                throw new UserError("cpu-ref is the reference every backend is compared with; comparing it with itself"
+                        + " cannot fail: give another --backend (see 'scripts/bptt devices')");
+            }
             BackendProvider.Availability a = p.probe();
             if (!a.available()) {
                 throw new BackendUnavailableException(p.name(), a.reason());

@@ -3,11 +3,14 @@ package bptt.cli;
 
 import bptt.backend.Backend;
 import bptt.rnn.Rnn;
+import bptt.rnn.RnnConfig;
+import bptt.rnn.Schedule;
 import bptt.rnn.Workspace;
 import bptt.train.Checkpoint;
 import bptt.train.CheckpointIo;
 import bptt.train.Corpus;
 import bptt.train.Evaluation;
+import bptt.train.MemoryEstimate;
 import bptt.train.SyntheticTask;
 import bptt.train.TrainingState;
 import bptt.train.Vocabulary;
@@ -16,15 +19,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Mean cross-entropy (nats) and bits per character of a checkpoint over a whole text file,",
-                "or, for a model trained with --task copy|adding, its loss and accuracy on held-out sequences."})
+        description = {"Scores a checkpoint: mean cross-entropy and bits per character over a whole text file.",
+                "For a model trained with --task copy|adding: its loss and accuracy on held-out sequences."})
 public final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "Model checkpoint (.safetensors).")
+    @Option(names = "--checkpoint", defaultValue = TrainCommand.DEFAULT_SAVE,
+            description = "Model checkpoint (.safetensors; default ${DEFAULT-VALUE}, where train saves).")
     Path checkpoint;
     @Option(names = "--data", description = "UTF-8 text file to score (text models).")
     Path data;
@@ -46,7 +51,7 @@ public final class EvalCommand implements Callable<Integer> {
         if (batch <= 0 || seqLen <= 0) {
             throw new UserError("--batch and --seq-len must be positive");
         }
-        Checkpoint ckpt = CheckpointIo.load(checkpoint);
+        Checkpoint ckpt = loadCheckpoint(checkpoint);
         String kind = task != null ? task : savedTask(ckpt);
         if (!"text".equals(kind)) {
             return evalTask(ckpt, kind);
@@ -58,9 +63,19 @@ public final class EvalCommand implements Callable<Integer> {
             throw new UserError("checkpoint " + checkpoint + " has no vocabulary, so it cannot score text");
         }
         int[] tokens = Vocabulary.ofCodePoints(ckpt.vocab()).encode(Corpus.readText(data));
-        int usable = Math.min(batch, Math.max(1, tokens.length / 2));
-        try (Backend backend = backendOption.open(); Rnn rnn = ckpt.model(backend);
-             Workspace ws = rnn.workspace(usable, seqLen)) {
+        if (tokens.length < 2) {
+            throw new UserError("data file " + data + " has 1 character; scoring needs at least 2, since each character"
+                    + " is predicted from the one before it");
+        }
+        int usable = Math.min(batch, tokens.length - 1);
+        try (Backend backend = backendOption.open()) {
+            requireFits(ckpt, usable, seqLen, backend);
+            return scoreText(ckpt, tokens, usable, backend);
+        }
+    }
+
+    private int scoreText(Checkpoint ckpt, int[] tokens, int usable, Backend backend) {
+        try (Rnn rnn = ckpt.model(backend); Workspace ws = rnn.workspace(usable, seqLen)) {
             Evaluation.Result r = Evaluation.evaluate(ws, tokens);
             if (json) {
                 System.out.printf(Locale.ROOT, "{\"loss\": %.6f, \"bpc\": %.6f, \"tokens\": %d}%n", r.loss(), r.bpc(), r.tokens());
@@ -70,6 +85,25 @@ public final class EvalCommand implements Callable<Integer> {
             }
             return 0;
         }
+    }
+
+    /** Loads a checkpoint; the default path, when absent, gets a message that says how to make one. */
+    static Checkpoint loadCheckpoint(Path checkpoint) {
+        if (checkpoint.toString().equals(TrainCommand.DEFAULT_SAVE) && !Files.exists(checkpoint)) {
+            throw new UserError("no checkpoint at " + checkpoint + " (where train saves): train one first with"
+                    + " scripts/bptt train, or pass --checkpoint FILE");
+        }
+        return CheckpointIo.load(checkpoint);
+    }
+
+    /** The model's weights, gradients and (B, T) workspace must fit the backend, checked before allocating. */
+    private static void requireFits(Checkpoint ckpt, int batch, int seqLen, Backend backend) {
+        RnnConfig c = ckpt.config();
+        long maxTensor = backend.maxTensorFloats();
+        MemoryEstimate.requireFits(new MemoryEstimate.Sizes(c.hidden(), c.layers(), batch, seqLen),
+                z -> MemoryEstimate.of(new RnnConfig(c.inputSize(), c.tokenInput(), z.hidden(), z.layers(), c.outputSize()),
+                        z.batch(), z.seqLen(), Schedule.full(), null, maxTensor),
+                null, backend.name(), backend.availableBytes(), maxTensor, MemoryEstimate.heapAvailable());
     }
 
     /** The task a checkpoint was trained on; files without training metadata are text models. */
@@ -90,8 +124,14 @@ public final class EvalCommand implements Callable<Integer> {
                 .equals(ckpt.config())) {
             throw new UserError("checkpoint " + checkpoint + " is not a model for the " + kind + " task");
         }
-        try (Backend backend = backendOption.open(); Rnn rnn = ckpt.model(backend);
-             Workspace ws = rnn.workspace(batch, seqLen)) {
+        try (Backend backend = backendOption.open()) {
+            requireFits(ckpt, batch, seqLen, backend);
+            return scoreTask(ckpt, generator, backend);
+        }
+    }
+
+    private int scoreTask(Checkpoint ckpt, SyntheticTask generator, Backend backend) {
+        try (Rnn rnn = ckpt.model(backend); Workspace ws = rnn.workspace(batch, seqLen)) {
             Evaluation.Result r = generator.validate(ws);
             if (json) {
                 System.out.printf(Locale.ROOT, "{\"loss\": %.6f, \"bpc\": %.6f, \"tokens\": %d, \"accuracy\": %.6f}%n",

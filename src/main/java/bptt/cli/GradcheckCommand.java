@@ -58,10 +58,10 @@ public final class GradcheckCommand implements Callable<Integer> {
         boolean ok = true;
         RnnConfig tokens = RnnConfig.charModel(c, vocab, hidden, layers);
         ok &= table(out, c.option() + ", one-hot input (V=" + vocab + "), " + layers + " layer(s), B=" + batch
-                + ", T=" + seqLen, new GradientCheck(tokens, batch, seqLen, seed).run());
+                + ", T=" + seqLen, new GradientCheck(tokens, batch, seqLen, seed).run(progress(c.option() + " one-hot model")));
         RnnConfig dense = new RnnConfig(hidden, false, hidden, 1, vocab, c);
         ok &= table(out, c.option() + ", dense input (D=" + hidden + "), 1 layer, B=" + batch + ", T=" + seqLen,
-                new GradientCheck(dense, batch, seqLen, seed + 1).run());
+                new GradientCheck(dense, batch, seqLen, seed + 1).run(progress(c.option() + " dense model")));
         if (explain) {
             out.println();
             out.println("Each gate's block of W_hh is square (H×H), and with D = H so is W_ih's: shapes cannot tell"
@@ -75,6 +75,29 @@ public final class GradcheckCommand implements Callable<Integer> {
             }
         }
         return ok;
+    }
+
+    /**
+     * Progress on stderr for checks that take a while: after 2 s, a line redrawn in place on a
+     * terminal (every 0.5 s) or a plain line every 10 s otherwise.
+     */
+    private static GradientCheck.Listener progress(String what) {
+        boolean terminal = System.console() != null;
+        long started = System.nanoTime();
+        long[] last = {started};
+        return (done, total) -> {
+            long now = System.nanoTime();
+            boolean finished = done == total;
+            if (now - started < 2_000_000_000L || !finished && now - last[0] < (terminal ? 500_000_000L : 10_000_000_000L)) {
+                return;
+            }
+            last[0] = now;
+            double seconds = (now - started) / 1e9;
+            String line = String.format(java.util.Locale.ROOT, "gradcheck %s: %,d of %,d gradient values (%.0f%%), %.0f s,"
+                    + " about %.0f s left", what, done, total, 100.0 * done / total, seconds, seconds / done * (total - done));
+            System.err.print(terminal ? "\r" + line + (finished ? "\n" : "") : line + "\n");
+            System.err.flush();
+        };
     }
 
     private static boolean table(PrintStream out, String title, List<GradientCheck.Row> rows) {

@@ -44,6 +44,10 @@ public final class Main implements Runnable {
                 cmd.getErr().println("error: " + cause.getMessage());
                 return 2;
             }
+            if (cause instanceof java.io.UncheckedIOException) {
+                cmd.getErr().println("error: " + cause.getMessage());
+                return 2;
+            }
             throw ex;
         });
         cli.setParameterExceptionHandler((ex, params) -> {
@@ -51,6 +55,12 @@ public final class Main implements Runnable {
                     + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             return 2;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {  // the memory estimate should have said so first; this keeps it one line
+            cli.getErr().println("error: out of memory (" + e.getMessage() + "): use a smaller --hidden, --layers,"
+                    + " --batch or --seq-len, or --checkpoint-every auto; or give Java more with BPTT_JAVA_OPTS=-Xmx…");
+            return 2;
+        }
     }
 }

@@ -4,35 +4,42 @@ package bptt.cli;
 import bptt.backend.Backend;
 import bptt.rnn.Cell;
 import bptt.rnn.Schedule;
+import bptt.rnn.RnnConfig;
 import bptt.train.Checkpoint;
+import bptt.train.CheckpointException;
 import bptt.train.CheckpointIo;
 import bptt.train.Corpus;
 import bptt.train.Dataset;
 import bptt.train.SyntheticTask;
 import bptt.train.TextDataset;
 import bptt.train.LossCurve;
+import bptt.train.MemoryEstimate;
 import bptt.train.MetricsLog;
+import bptt.train.OutputFile;
+import bptt.train.Progress;
 import bptt.train.Optimizer;
 import bptt.train.TrainSettings;
 import bptt.train.Trainer;
 import bptt.train.TrainingDivergedException;
 import bptt.train.TrainingState;
+import bptt.train.Vocabulary;
 import com.google.gson.JsonObject;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import sun.misc.Signal;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = {"Trains a character-level RNN language model (tanh, LSTM or GRU cells) with truncated BPTT,",
@@ -40,6 +47,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
                 "Without --data it trains on a built-in corpus that needs no download.",
                 "Ctrl-C saves a checkpoint and exits; --resume continues bit for bit."})
 public final class TrainCommand implements Callable<Integer> {
+    /** Where train saves, and eval and sample read, when no path is given. */
+    static final String DEFAULT_SAVE = "runs/model.safetensors";
+    private static final String CHECKPOINT_EVERY = "checkpoint_every";
+    private static final String LOG = "log";
     @Spec
     CommandSpec spec;
     @Option(names = "--data", description = "UTF-8 text file to learn (default: the built-in corpus, or the resumed run's data).")
@@ -75,12 +86,14 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-every", defaultValue = "0", paramLabel = "auto|K|0",
             description = "Keep hidden states every K steps and recompute in the backward pass (auto ≈ √T); 0 keeps all (default ${DEFAULT-VALUE}).")
     String checkpointEvery;
-    @Option(names = "--init-from", description = "Start from this checkpoint's weights (fresh optimizer and position).")
+    @Option(names = "--init-from", description = "Start from this checkpoint's weights (fresh optimizer and position); --hidden and --layers default to its own.")
     Path initFrom;
     @Option(names = "--resume", description = "Continue this checkpoint's run exactly (weights, optimizer, data position, hidden state).")
     Path resume;
-    @Option(names = "--save", defaultValue = "runs/model.safetensors", description = "Checkpoint path (default ${DEFAULT-VALUE}); a loss curve .svg is written beside it.")
+    @Option(names = "--save", defaultValue = DEFAULT_SAVE, description = "Checkpoint path (default ${DEFAULT-VALUE}); a loss curve .svg is written beside it.")
     Path save;
+    @Option(names = "--force", description = "Overwrite --save even when it holds another model or vocabulary, or is not a checkpoint.")
+    boolean force;
     @Option(names = "--save-every", defaultValue = "500", description = "Steps between checkpoints; 0 = only at the end (default ${DEFAULT-VALUE}).")
     int saveEvery;
     @Option(names = "--eval-every", defaultValue = "100", description = "Steps between validation passes; 0 = only at the end (default ${DEFAULT-VALUE}).")
@@ -97,9 +110,13 @@ public final class TrainCommand implements Callable<Integer> {
             throw new UserError("--init-from and --resume exclude each other: --resume continues a run, --init-from only takes weights");
         }
         Checkpoint resumed = resume == null ? null : CheckpointIo.load(resume);
-        Checkpoint initial = initFrom == null ? null : CheckpointIo.load(initFrom);
         if (resumed != null) {
             adoptSavedSettings(TrainingState.trainSettings(resumed));
+        }
+        Checkpoint initial = initFrom == null ? null : CheckpointIo.load(initFrom);
+        if (initial != null) {
+            hidden = given("--hidden") ? hidden : initial.config().hidden();
+            layers = given("--layers") ? layers : initial.config().layers();
         }
         Checkpoint source = resumed != null ? resumed : initial;
         if (source != null && !given("--cell")) {
@@ -108,64 +125,140 @@ public final class TrainCommand implements Callable<Integer> {
         TrainSettings settings = new TrainSettings(hidden, layers, batch, seqLen, steps, lr,
                 Optimizer.parseKind(optimizer), clip, seed, valFraction, saveEvery, sampleEvery, evalEvery,
                 Cell.parse(cell));
-        Schedule schedule = Schedule.parse(checkpointEvery);
-        Dataset dataset = dataset();
-        AtomicBoolean stop = new AtomicBoolean();
-        Signal.handle(new Signal("INT"), sig -> {
-            if (!stop.getAndSet(true)) {
-                System.err.println("\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)");
-            } else {
-                Runtime.getRuntime().halt(130);
-            }
-        });
-        try (Backend backend = backendOption.open();
-             Trainer trainer = new Trainer(backend, dataset, settings, schedule);
-             MetricsLog metrics = new MetricsLog(log, resumed != null)) {
-            if ("chrono".equalsIgnoreCase(init)) {
-                trainer.rnn().initializeChrono(seed, seqLen);
-            } else if (!"pytorch".equalsIgnoreCase(init)) {
-                throw new UserError("--init must be pytorch or chrono, got '" + init + "'");
-            }
-            if (resumed != null) {
-                TrainingState.resume(trainer, resumed);
-                out.printf(Locale.ROOT, "resumed %s at step %d (epoch %d)%n", resume, trainer.step(), trainer.epoch());
-            } else if (initFrom != null) {
-                TrainingState.loadWeights(trainer, initial);
-                out.println("initialised from the weights of " + initFrom);
-            }
-            int vocab = trainer.rnn().config().outputSize();
-            if (dataset instanceof TextDataset text) {
-                Corpus corpus = text.corpus();
-                out.printf(Locale.ROOT, "data: %s, %d training and %d validation characters, vocabulary %d%n",
-                        corpus.source(), corpus.trainTokens().length, corpus.validationTokens().length, vocab);
-            } else {
-                out.printf(Locale.ROOT, "data: %s; chance accuracy %.3f%n", dataset.description(),
-                        ((SyntheticTask) dataset).chanceAccuracy());
-            }
-            out.printf(Locale.ROOT, "model: %s, %d layer(s) × %d hidden, %d parameters; backend %s (%s)%n",
-                    settings.cell().option(), layers, hidden, trainer.rnn().layout().total(), backend.name(),
-                    backend.deviceDescription());
-            out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
-                    batch, seqLen, optimizer, lr, clip, trainer.workspace().checkpointEvery() == 0 ? "0 (full storage)"
-                            : Integer.toString(trainer.workspace().checkpointEvery()), Math.log(vocab));
-            Trainer.Summary s = trainer.run(out, metrics, stop::get, () -> saveCheckpoint(trainer));
-            report(out, s, vocab);
-            return s.interrupted() ? 130 : 0;
-        } catch (TrainingDivergedException e) {
-            System.err.println("error: " + e.getMessage());
-            return 1;
+        if (!"pytorch".equalsIgnoreCase(init) && !"chrono".equalsIgnoreCase(init)) {
+            throw new UserError("--init must be pytorch or chrono, got '" + init + "'");
         }
+        Schedule schedule = Schedule.parse(checkpointEvery);
+        backendOption.validate();
+        Dataset dataset = dataset();
+        RnnConfig config = model(dataset, hidden, layers);
+        requireMemory(dataset, schedule, settings.optimizer(), "any backend", Long.MAX_VALUE, Integer.MAX_VALUE, Long.MAX_VALUE);
+        Path curve = curvePath();
+        checkOutputs(dataset, curve);
+        try (StopSignals stop = new StopSignals();
+             Backend backend = backendOption.open()) {
+            MemoryEstimate estimate = requireMemory(dataset, schedule, settings.optimizer(), backend.name(),
+                    backend.availableBytes(), backend.maxTensorFloats(), MemoryEstimate.heapAvailable());
+            try (Trainer trainer = new Trainer(backend, dataset, settings, schedule);
+                 MetricsLog metrics = new MetricsLog(log, resumed != null)) {
+                if ("chrono".equalsIgnoreCase(init)) {
+                    trainer.rnn().initializeChrono(seed, seqLen);
+                }
+                if (resumed != null) {
+                    TrainingState.resume(trainer, resumed);
+                    trainer.setLastGoodCheckpoint(resume.toString(), trainer.step());
+                    out.printf(Locale.ROOT, "resumed %s at step %d (epoch %d)%n", resume, trainer.step(), trainer.epoch());
+                } else if (initial != null) {
+                    TrainingState.loadWeights(trainer, initial);
+                    out.println("initialised from the weights of " + initFrom);
+                }
+                int vocab = config.outputSize();
+                if (dataset instanceof TextDataset text) {
+                    Corpus corpus = text.corpus();
+                    out.printf(Locale.ROOT, "data: %s, %d training and %d validation characters, vocabulary %d%s%n",
+                            corpus.source(), corpus.trainTokens().length, corpus.validationTokens().length, vocab,
+                            corpus.windowsLineEndings() ? " (the text has Windows line endings: '\\r' is one of its"
+                                    + " characters; convert it with dos2unix to drop it)" : "");
+                } else {
+                    out.printf(Locale.ROOT, "data: %s; chance accuracy %.3f%n", dataset.description(),
+                            ((SyntheticTask) dataset).chanceAccuracy());
+                }
+                out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden (%s), %d parameters, %s; backend %s (%s)%n",
+                        layers, hidden, config.cell().option(), trainer.rnn().layout().total(),
+                        MemoryEstimate.size(estimate.backendBytes()), backend.name(), backend.deviceDescription());
+                out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
+                        batch, seqLen, optimizer, lr, clip, trainer.workspace().checkpointEvery() == 0 ? "0 (full storage)"
+                                : Integer.toString(trainer.workspace().checkpointEvery()), Math.log(vocab));
+                stop.arm();
+                Trainer.Summary s = trainer.run(out, metrics, stop::requested, () -> saveCheckpoint(trainer, curve));
+                report(out, s, vocab);
+                return s.interrupted() ? stop.exitCode() : 0;
+            } catch (TrainingDivergedException e) {
+                System.err.println("error: " + e.getMessage());
+                return 1;
+            }
+        }
+    }
+
+    /**
+     * This run's memory estimate, held against what a backend offers before anything is
+     * allocated (first against any backend's limits, before one is even opened).
+     */
+    private MemoryEstimate requireMemory(Dataset dataset, Schedule schedule, Optimizer.Kind kind, String backend,
+                                         long available, long maxTensor, long heap) {
+        Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = z -> MemoryEstimate.of(
+                model(dataset, z.hidden(), z.layers()), z.batch(), z.seqLen(), schedule, kind, maxTensor);
+        MemoryEstimate.Sizes sizes = new MemoryEstimate.Sizes(hidden, layers, batch, seqLen);
+        MemoryEstimate.requireFits(sizes, estimate, kind, backend, available, maxTensor, heap);
+        return estimate.apply(sizes);
+    }
+
+    /** The model this run trains on {@code dataset}: its input and output sizes, with --cell. */
+    private RnnConfig model(Dataset dataset, int hiddenSize, int layerCount) {
+        return dataset.model(hiddenSize, layerCount).withCell(Cell.parse(cell));
     }
 
     private Dataset dataset() {
         if (!"text".equalsIgnoreCase(task)) {
+            SyntheticTask generator = SyntheticTask.create(task, batch, seqLen, seed);  // an unknown task is named first
             if (data != null) {
                 throw new UserError("--data is for --task text; the " + task + " task generates its own sequences");
             }
-            return SyntheticTask.create(task, batch, seqLen, seed);
+            return generator;
         }
         Corpus corpus = data == null ? Corpus.builtin(valFraction) : Corpus.load(data, valFraction);
         return new TextDataset(corpus, batch, seqLen);
+    }
+
+    /** The loss curve's path: --save with .safetensors replaced by .loss.svg. */
+    private Path curvePath() {
+        if (save.toString().isEmpty()) {
+            throw new UserError("--save is empty; give a file path such as " + DEFAULT_SAVE);
+        }
+        Path name = save.getFileName();
+        return save.resolveSibling((name == null ? "model" : name.toString().replaceFirst("\\.safetensors$", "")) + ".loss.svg");
+    }
+
+    /**
+     * Before any work: every file this run writes can be written, none is a device, FIFO, socket
+     * or directory, none is the data, and --save does not replace a checkpoint of another model
+     * or a file that is not a checkpoint unless --force says so.
+     */
+    private void checkOutputs(Dataset dataset, Path curve) {
+        Path saveTarget = OutputFile.requireWritable(save, "--save");
+        OutputFile.requireWritable(curve, "--save's loss curve");
+        Path dataFile = resolved(dataset instanceof TextDataset text ? text.corpus().file() : null);
+        if (log != null) {
+            Path target = OutputFile.requireWritable(log, "--log");
+            if (target.equals(saveTarget) || target.equals(dataFile)) {
+                throw new UserError("--log " + log + " is also the " + (target.equals(dataFile) ? "--data file" : "--save checkpoint")
+                        + "; give the log a file of its own");
+            }
+        }
+        if (saveTarget.equals(dataFile)) {
+            throw new UserError("--save " + save + " is the --data file; writing the checkpoint would replace the text:"
+                    + " give another --save path");
+        }
+        if (!force && Files.exists(saveTarget) && (resume == null || !saveTarget.equals(resolved(resume)))) {
+            Vocabulary vocabulary = dataset.vocabulary();
+            String clash = CheckpointIo.differenceFrom(save, model(dataset, hidden, layers),
+                    vocabulary == null ? null : vocabulary.codePoints());
+            if (clash != null) {
+                throw new UserError(clash + "; this run would replace it: pass another --save path to keep it,"
+                        + " or --force to overwrite it");
+            }
+        }
+    }
+
+    private static Path resolved(Path path) {
+        if (path == null) {
+            return null;
+        }
+        try {
+            return OutputFile.resolve(path);
+        } catch (java.io.IOException e) {
+            return path.toAbsolutePath();
+        }
     }
 
     /** With --resume, every setting not given on the command line comes from the checkpoint. */
@@ -185,6 +278,12 @@ public final class TrainCommand implements Callable<Integer> {
         clip = given("--clip") ? clip : saved.get("clip").getAsFloat();
         seed = given("--seed") ? seed : saved.get("seed").getAsLong();
         valFraction = given("--val-fraction") ? valFraction : saved.get("val_fraction").getAsDouble();
+        saveEvery = given("--save-every") || !saved.has("save_every") ? saveEvery : saved.get("save_every").getAsInt();
+        evalEvery = given("--eval-every") || !saved.has("eval_every") ? evalEvery : saved.get("eval_every").getAsInt();
+        sampleEvery = given("--sample-every") || !saved.has("sample_every") ? sampleEvery : saved.get("sample_every").getAsInt();
+        checkpointEvery = given("--checkpoint-every") || !saved.has(CHECKPOINT_EVERY) ? checkpointEvery
+                : saved.get(CHECKPOINT_EVERY).getAsString();
+        log = given("--log") || !saved.has(LOG) ? log : Path.of(saved.get(LOG).getAsString());
         save = given("--save") ? save : resume;
     }
 
@@ -192,18 +291,37 @@ public final class TrainCommand implements Callable<Integer> {
         return spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 
-    private void saveCheckpoint(Trainer trainer) {
-        Path parent = save.toAbsolutePath().getParent();
-        try {
-            Files.createDirectories(parent);
-        } catch (java.io.IOException e) {
-            throw new UserError("cannot create the checkpoint directory " + parent + ": " + e.getMessage());
+    /**
+     * Saves the run's state unless it is not finite (then the run has diverged and the last good
+     * checkpoint stays); a save that fails (a full disk) names the checkpoint that is intact.
+     */
+    private void saveCheckpoint(Trainer trainer, Path curve) {
+        Map<String, String> options = new LinkedHashMap<>();
+        options.put(CHECKPOINT_EVERY, checkpointEvery);
+        if (log != null) {
+            options.put(LOG, log.toAbsolutePath().toString());
         }
-        CheckpointIo.save(save, TrainingState.capture(trainer));
-        trainer.setLastGoodCheckpoint(save.toString());
-        String name = save.getFileName().toString().replaceFirst("\\.safetensors$", "");
-        LossCurve.write(save.resolveSibling(name + ".loss.svg"), "bptt: " + trainer.data().description(),
-                points(trainer.history()), points(trainer.validationHistory()));
+        Checkpoint state = TrainingState.capture(trainer, options);
+        String bad = TrainingState.unsafeReason(state);
+        if (bad != null) {
+            throw trainer.diverged(trainer.step(), bad + " (so step " + trainer.step() + " was not saved)");
+        }
+        try {
+            CheckpointIo.save(save, state);
+        } catch (CheckpointException e) {
+            String kept = trainer.lastGoodCheckpoint();
+            throw new CheckpointException(e.getMessage() + ". The state at step " + trainer.step() + " is lost; "
+                    + (kept != null ? "the checkpoint " + kept + " (step " + trainer.lastGoodStep() + ") is intact:"
+                    + " make room, then continue with scripts/bptt train --resume " + kept
+                    : "no earlier checkpoint exists: make room (or choose another --save) and train again"), e);
+        }
+        trainer.setLastGoodCheckpoint(save.toString(), trainer.step());
+        try {
+            LossCurve.write(curve, "bptt: " + trainer.data().description(),
+                    points(trainer.history()), points(trainer.validationHistory()));
+        } catch (java.io.UncheckedIOException e) {
+            System.err.println("warning: " + e.getMessage() + "; the checkpoint was saved, training goes on");
+        }
     }
 
     private static List<LossCurve.Point> points(List<double[]> history) {
@@ -216,9 +334,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     private void report(PrintStream out, Trainer.Summary s, int vocab) {
         if (s.lastStep() > s.firstStep()) {
-            out.printf(Locale.ROOT, "done: steps %d..%d in %.1f s (%.0f tokens/s); loss %.4f -> %.4f nats (%.3f bpc), baseline %.4f%n",
-                    s.firstStep() + 1, s.lastStep(), s.seconds(), s.tokensPerSecond(), s.firstLoss(), s.lastLoss(),
-                    s.lastLoss() / Math.log(2), Math.log(vocab));
+            out.printf(Locale.ROOT, "done: steps %d..%d in %.1f s (%.0f tokens/s); loss %s -> %s nats (%s bpc), baseline %.4f%n",
+                    s.firstStep() + 1, s.lastStep(), s.seconds(), s.tokensPerSecond(), Progress.formatLoss(s.firstLoss()),
+                    Progress.formatLoss(s.lastLoss()), Progress.formatLoss(s.lastLoss() / Math.log(2)), Math.log(vocab));
         } else {
             out.printf(Locale.ROOT, "no steps taken (at step %d of %d)%n", s.lastStep(), steps);
         }
@@ -229,6 +347,6 @@ public final class TrainCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "validation accuracy: %.3f%n", s.validation().accuracy());
             }
         }
-        out.println((s.interrupted() ? "interrupted; " : "") + "checkpoint: " + save + "  (resume: bptt train --resume " + save + ")");
+        out.println((s.interrupted() ? "interrupted; " : "") + "checkpoint: " + save + "  (resume: scripts/bptt train --resume " + save + ")");
     }
 }

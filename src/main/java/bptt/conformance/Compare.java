@@ -1,4 +1,4 @@
-// Compare: judges a backend's outputs against cpu-ref's (NaN/Inf first, then tolerance) and checks bitwise repeats.
+// Compare: judges a backend's outputs against cpu-ref's (NaN always fails, Inf first, then tolerance) and checks bitwise repeats.
 package bptt.conformance;
 
 import java.util.ArrayList;
@@ -45,12 +45,15 @@ public final class Compare {
                 float x = gv[i];
                 float y = rv[i];
                 if (!Float.isFinite(x) || !Float.isFinite(y)) {
-                    boolean same = Float.isNaN(x) ? Float.isNaN(y) : x == y;
+                    // NaN never passes, not even against NaN: outputs start as NaN, so NaN on both
+                    // sides may be an element neither backend wrote. Equal infinities do pass.
+                    boolean same = !Float.isNaN(x) && x == y;
                     if (!same) {
                         maxAbs = Double.NaN;
                         maxRel = Double.NaN;
                         if (nonFinite.size() < SHOWN) {
-                            nonFinite.add(g.name() + "[" + i + "]: got " + x + ", cpu-ref " + y + " (not finite)");
+                            nonFinite.add(g.name() + "[" + i + "]: got " + x + ", cpu-ref " + y + (Float.isNaN(x) && Float.isNaN(y)
+                                    ? " (NaN on both sides: an element neither wrote, or both computed NaN)" : " (not finite)"));
                         }
                     }
                     continue;

@@ -110,11 +110,15 @@ public final class GradientCheck {
             return sum / (12 * EPS);
         }
 
-        /** The largest relative error of an analytic gradient against finite differences of {@code values}. */
-        double worst(double[] analytic, int from, double[] values, int valuesFrom, int n) {
+        /**
+         * The largest relative error of an analytic gradient against finite differences of
+         * {@code values}, telling the listener after each value.
+         */
+        double worst(double[] analytic, int from, double[] values, int valuesFrom, int n, Progress progress) {
             double worst = 0;
             for (int i = 0; i < n; i++) {
                 worst = Math.max(worst, relError(analytic[from + i], numeric(values, valuesFrom + i)));
+                progress.tick();
             }
             return worst;
         }
@@ -126,12 +130,40 @@ public final class GradientCheck {
         }
     }
 
+    /** Told how many of the gradient values have been checked so far, of how many. */
+    @FunctionalInterface
+    public interface Listener {
+        void checked(long done, long total);
+    }
+
+    /** Counts checked values for a {@link Listener}. */
+    private static final class Progress {
+        private final Listener listener;
+        private final long total;
+        private long done;
+
+        Progress(Listener listener, long total) {
+            this.listener = listener;
+            this.total = total;
+        }
+
+        void tick() { listener.checked(++done, total); }
+    }
+
     /**
      * Runs the check and returns one row per parameter and per layer's h0 (and c0 for LSTM); a
      * gate-stacked parameter of an LSTM or GRU gets one row per gate, named e.g. {@code Waa0[f]}.
      */
     public List<Row> run() {
+        return run((done, total) -> { });
+    }
+
+    /** The same, telling {@code listener} after each value (one finite difference is four forward passes). */
+    public List<Row> run(Listener listener) {
         try (Problem p = new Problem()) {
+            int states = cell.hasCellState() ? 2 : 1;
+            Progress progress = new Progress(listener,
+                    p.rnn.layout().total() + (long) states * config.layers() * batch * config.hidden());
             p.loss();
             p.ws.backward();
             double[] grads = p.be.downloadDoubles(p.rnn.grads());
@@ -144,16 +176,18 @@ public final class GradientCheck {
                     int from = (int) e.start() + k * per;
                     String shape = e.rows() == 1 ? "(1," + per + ")" : "(" + e.rows() / blocks + "," + e.cols() + ")";
                     rows.add(new Row(perGate ? e.name() + "[" + cell.gateName(k) + "]" : e.name(), formula(e.name(), k),
-                            shape, p.worst(grads, from, p.params, from, per)));
+                            shape, p.worst(grads, from, p.params, from, per, progress)));
                 }
             }
             String state = "(" + batch + "," + config.hidden() + ")";
             for (int l = 0; l < config.layers(); l++) {
                 double[] dh0 = p.be.downloadDoubles(p.ws.initialStateGrad(l));
-                rows.add(new Row("h0_" + l, initialStateFormula(l), state, p.worst(dh0, 0, p.h0[l], 0, dh0.length)));
+                rows.add(new Row("h0_" + l, initialStateFormula(l), state,
+                        p.worst(dh0, 0, p.h0[l], 0, dh0.length, progress)));
                 if (cell.hasCellState()) {
                     double[] dc0 = p.be.downloadDoubles(p.ws.initialCellStateGrad(l));
-                    rows.add(new Row("c0_" + l, "dc0 = dc_0 ⊙ f_0", state, p.worst(dc0, 0, p.c0[l], 0, dc0.length)));
+                    rows.add(new Row("c0_" + l, "dc0 = dc_0 ⊙ f_0", state,
+                            p.worst(dc0, 0, p.c0[l], 0, dc0.length, progress)));
                 }
             }
             return rows;

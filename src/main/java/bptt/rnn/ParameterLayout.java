@@ -27,6 +27,10 @@ public final class ParameterLayout {
     private final long total;
 
     public ParameterLayout(RnnConfig config) {
+        long count = count(config);
+        if (count > Integer.MAX_VALUE) {  // checked before the entries are built: --layers 2000000000 must not hang here
+            throw new IllegalArgumentException("model has " + count + " parameters, more than one slab of 2^31 floats");
+        }
         this.config = config;
         List<Entry> list = new ArrayList<>();
         long at = 0;
@@ -42,8 +46,8 @@ public final class ParameterLayout {
         }
         at = add(list, "Wya", at, config.outputSize(), h);
         at = add(list, "by", at, 1, config.outputSize());
-        if (at > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("model has " + at + " parameters, more than one slab of 2^31 floats");
+        if (at != count) {
+            throw new IllegalStateException("ParameterLayout.count says " + count + " but the entries hold " + at);
         }
         this.entries = Collections.unmodifiableList(list);
         this.total = at;
@@ -53,6 +57,27 @@ public final class ParameterLayout {
         list.add(new Entry(name, at, rows, cols));
         return at + (long) rows * cols;
     }
+
+    /**
+     * The slab size {@link #total} of a layout of {@code config}, in closed form without building
+     * it (saturating at Long.MAX_VALUE): what a memory estimate needs for any --layers.
+     */
+    public static long count(RnnConfig config) {
+        long h = config.hidden();
+        long gh = (long) config.cell().gates() * h;                   // G·H: < 2^34
+        long biases = config.cell().twoBiases() ? 2 * gh : gh;
+        long recurrent = add(mul(gh, h), biases);                      // Waa (G·H, H), ba (, bh)
+        long first = add(mul(gh, config.inputSize()), recurrent);      // Wax0 (G·H, D)
+        long upper = add(mul(gh, h), recurrent);                       // Wax{l>0} (G·H, H), Waa, biases
+        long output = (long) config.outputSize() * h + config.outputSize();  // Wya (V, H), by (1, V)
+        return add(add(first, output), mul(upper, config.layers() - 1L));
+    }
+
+    private static long mul(long a, long b) {
+        return a == 0 || b == 0 ? 0 : Math.multiplyHigh(a, b) != 0 || a * b < 0 ? Long.MAX_VALUE : a * b;
+    }
+
+    private static long add(long a, long b) { return a > Long.MAX_VALUE - b ? Long.MAX_VALUE : a + b; }
 
     public static String wax(int layer) { return "Wax" + layer; }
 

@@ -29,6 +29,11 @@ public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layer
         if (cell == null) {
             throw new IllegalArgumentException("a cell is needed: tanh, lstm or gru");
         }
+        if ((long) cell.gates() * hidden > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("hidden size " + hidden + " gives " + (long) cell.gates() * hidden
+                    + " gate rows per layer (" + cell.gates() + " gates of " + cell.option() + "), more than 2^31-1;"
+                    + " use a smaller --hidden");
+        }
     }
 
     /** A tanh RNN. */

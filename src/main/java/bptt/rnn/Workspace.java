@@ -94,11 +94,9 @@ public final class Workspace implements AutoCloseable {
         int gh = cfg.gateWidth();
         int layers = cfg.layers();
         long maxFloats = be.maxTensorFloats();
-        int maxStateSteps = (int) Math.min(seqLen, Math.min(maxFloats / ((long) batch * h) - 1,
-                maxFloats / ((long) batch * gh)));
-        int maxLogitSteps = (int) Math.min(seqLen, maxFloats / ((long) batch * cfg.outputSize()));
-        requireFits(maxStateSteps, maxLogitSteps, maxFloats);
-        Schedule.Plan plan = schedule.plan(seqLen, batch, cfg.outputSize(), maxStateSteps, maxLogitSteps);
+        int maxStateSteps = maxStateSteps(cfg, batch, seqLen, maxFloats);
+        requireFits(maxStateSteps, maxLogitSteps(cfg, batch, seqLen, maxFloats), maxFloats);
+        Schedule.Plan plan = plan(cfg, batch, seqLen, schedule, maxFloats);
         if (plan.segmentSteps() > maxStateSteps) {
             throw new IllegalArgumentException("--checkpoint-every " + plan.segmentSteps() + ": a segment of "
                     + plan.segmentSteps() + " steps at B=" + batch + ", H=" + h + " (" + cell.option() + ") exceeds the "
@@ -166,6 +164,29 @@ public final class Workspace implements AutoCloseable {
         this.logits = be.alloc(logitRows, cfg.outputSize());
         this.losses = be.alloc(logitRows, 1);
         this.lossSum = be.alloc(1, 1);
+    }
+
+    /**
+     * What a workspace of (batch, seqLen) windows of {@code cfg} runs under {@code schedule} on a
+     * backend whose tensors hold {@code maxTensorFloats}: the one place that decides segments
+     * and chunks, for the workspace and for memory estimates. Never throws for sizes that do not
+     * fit (the workspace itself refuses them); there it plans with one step.
+     */
+    public static Schedule.Plan plan(RnnConfig cfg, int batch, int seqLen, Schedule schedule, long maxTensorFloats) {
+        return schedule.plan(seqLen, batch, cfg.outputSize(), Math.max(1, maxStateSteps(cfg, batch, seqLen, maxTensorFloats)),
+                Math.max(1, maxLogitSteps(cfg, batch, seqLen, maxTensorFloats)));
+    }
+
+    /** Steps of states one tensor holds: ((k+1)·B, H) states and (k·B, G·H) gates. */
+    private static int maxStateSteps(RnnConfig cfg, int batch, int seqLen, long maxFloats) {
+        long bh = (long) batch * cfg.hidden();
+        long bgh = (long) batch * cfg.gateWidth();
+        return (int) Math.max(0, Math.min(seqLen, Math.min(maxFloats / bh - 1, maxFloats / bgh)));
+    }
+
+    /** Steps of logits one tensor holds: (S·B, V). */
+    private static int maxLogitSteps(RnnConfig cfg, int batch, int seqLen, long maxFloats) {
+        return (int) Math.min(seqLen, maxFloats / ((long) batch * cfg.outputSize()));
     }
 
     /** Fails, saying what to change, when not even one step's states or logits fit one tensor of the backend. */

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryIteratorException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -13,9 +14,10 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes to a temporary sibling {@code .NAME.RANDOM.tmp}, forces it to disk, renames it over
- * the target with an atomic move and forces the directory. The temporary file is removed if
- * anything fails; only a killed process can leave one behind (never at the target's name), and
- * the next successful save of the same target removes it.
+ * the target with an atomic move and forces the directory. The target is reached through its
+ * symbolic links, and one that exists must be a regular file (see {@link OutputFile}). The
+ * temporary file is removed if anything fails; only a killed process can leave one behind (never
+ * at the target's name), and the next successful save of the same target removes it.
  */
 final class AtomicFile {
     /** The body that fills the temporary file. */
@@ -27,7 +29,12 @@ final class AtomicFile {
     private AtomicFile() {}
 
     static void write(Path target, Body body) throws IOException {
-        Path absolute = target.toAbsolutePath();
+        Path absolute = OutputFile.resolve(target);  // a symbolic link is followed: its target is replaced, not the link
+        try {
+            OutputFile.requireRegularOrAbsent(target, absolute, "output file");
+        } catch (IllegalArgumentException notAFile) {
+            throw new FileSystemException(target.toString(), null, notAFile.getMessage());
+        }
         Path dir = absolute.getParent();
         Path tmp = dir.resolve("." + absolute.getFileName() + "."
                 + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1) + ".tmp");

@@ -86,7 +86,65 @@ public final class CheckpointIo {
         extras.keySet().removeAll(modelNames);
         Map<String, String> rest = new LinkedHashMap<>(meta);
         rest.keySet().removeAll(RESERVED);
-        return new Checkpoint(config, vocab, params, extras, rest, path);
+        Checkpoint checkpoint = new Checkpoint(config, vocab, params, extras, rest, path);
+        String nonFinite = firstNonFinite(checkpoint);
+        if (nonFinite != null) {
+            throw new CheckpointException(where + " holds a non-finite value: " + nonFinite + "; it was saved from a"
+                    + " diverged run or altered since, and cannot be used: take an earlier checkpoint or retrain");
+        }
+        return checkpoint;
+    }
+
+    /**
+     * The first NaN or infinity among the weights and the extra tensors (optimizer and hidden
+     * state), as "rnn.weight_hh_l0[17] is NaN", or null when every value is finite.
+     */
+    public static String firstNonFinite(Checkpoint checkpoint) {
+        Map<String, TensorData> all = pytorchTensors(new ParameterLayout(checkpoint.config()), checkpoint.params());
+        all.putAll(checkpoint.extras());
+        for (Map.Entry<String, TensorData> e : all.entrySet()) {
+            float[] v = e.getValue().values();
+            for (int i = 0; i < v.length; i++) {
+                if (!Float.isFinite(v[i])) {
+                    return e.getKey() + "[" + i + "] is " + v[i];
+                }
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Why a run of model {@code config} with vocabulary {@code vocab} (null for a task model)
+     * should not replace the file at {@code path}, reading only its header: it is not a bptt
+     * checkpoint, or holds another model or vocabulary. Null when it holds the same model.
+     */
+    public static String differenceFrom(Path path, RnnConfig config, int[] vocab) {
+        Map<String, String> meta;
+        try {
+            meta = SafetensorsFile.readMetadata(path);
+        } catch (CheckpointException e) {
+            return "--save " + path + " exists and is not a readable checkpoint";
+        }
+        if (!meta.containsKey(CONFIG)) {
+            return "--save " + path + " holds a safetensors file without bptt's \"config\"";
+        }
+        RnnConfig there;
+        int[] theirs;
+        try {
+            there = parseConfig("checkpoint " + path, meta.get(CONFIG));
+            theirs = meta.containsKey(VOCAB) ? parseVocab("checkpoint " + path, meta.get(VOCAB)) : null;
+        } catch (CheckpointException e) {
+            return "--save " + path + " has unreadable metadata";
+        }
+        if (!there.equals(config)) {
+            return "--save " + path + " holds another model (" + there.layers() + " layer(s) × " + there.hidden()
+                    + " hidden, " + there.outputSize() + " classes; this run: " + config.layers() + " × " + config.hidden()
+                    + ", " + config.outputSize() + ")";
+        }
+        if (!Arrays.equals(theirs, vocab)) {
+            return "--save " + path + " holds a model of another vocabulary than this run's data";
+        }
+        return null;
     }
 
     /** Reads a checkpoint that must have exactly the model shape {@code expected}. */
@@ -245,7 +303,8 @@ public final class CheckpointIo {
                     intField(o, "hidden_size"), intField(o, "num_layers"), intField(o, "output_size"), cell);
         } catch (JsonParseException | IllegalStateException | UnsupportedOperationException | ArithmeticException
                  | NumberFormatException e) {
-            throw new CheckpointException(where + " has corrupt \"config\" metadata (" + e.getMessage() + "): " + json);
+            throw new CheckpointException(where + " has corrupt \"config\" metadata (" + problem(e) + "): " + snippet(json)
+                    + "; use an intact checkpoint or retrain");
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(where + " has an impossible \"config\": " + e.getMessage());
         }
@@ -286,9 +345,21 @@ public final class CheckpointIo {
             }
             return vocab;
         } catch (JsonParseException | IllegalStateException | UnsupportedOperationException e) {
-            throw new CheckpointException(where + " has corrupt \"vocab\" metadata (" + e.getMessage()
-                    + "); expected a JSON array of one-character strings");
+            throw new CheckpointException(where + " has corrupt \"vocab\" metadata (" + problem(e) + "): " + snippet(json)
+                    + "; expected a JSON array of one-character strings");
         }
+    }
+
+    /** What was wrong with a JSON value, in one line and without the JSON library's own wording. */
+    private static String problem(RuntimeException e) {
+        return e instanceof JsonParseException ? "not valid JSON"
+                : e.getMessage() == null ? "not the expected JSON" : e.getMessage().lines().findFirst().orElse("");
+    }
+
+    /** A JSON text as one short quoted line. */
+    static String snippet(String json) {
+        String oneLine = json.replaceAll("\\s+", " ");
+        return GSON.toJson(oneLine.length() > 60 ? oneLine.substring(0, 60) + "…" : oneLine);
     }
 
     public static String weightIh(int layer) { return "rnn.weight_ih_l" + layer; }

@@ -17,16 +17,20 @@ import java.util.Arrays;
  */
 public final class Corpus {
     private final String source;
+    private final Path file;
     private final Vocabulary vocabulary;
     private final int[] train;
     private final int[] validation;
+    private final boolean windowsLineEndings;
 
-    private Corpus(String source, String text, double valFraction) {
+    private Corpus(String source, Path file, String text, double valFraction) {
         if (valFraction < 0 || valFraction >= 1) {
             throw new IllegalArgumentException("--val-fraction must be in [0, 1), got " + valFraction);
         }
         this.source = source;
+        this.file = file;
         this.vocabulary = Vocabulary.of(text);
+        this.windowsLineEndings = text.contains("\r\n");
         int[] all = vocabulary.encode(text);
         int valCount = (int) Math.floor(all.length * valFraction);
         this.train = Arrays.copyOfRange(all, 0, all.length - valCount);
@@ -34,12 +38,12 @@ public final class Corpus {
     }
 
     public static Corpus builtin(double valFraction) {
-        return new Corpus(BuiltinCorpus.NAME, BuiltinCorpus.text(), valFraction);
+        return new Corpus(BuiltinCorpus.NAME, null, BuiltinCorpus.text(), valFraction);
     }
 
     /** Reads a UTF-8 file; every problem is an IllegalArgumentException that says what to do. */
     public static Corpus load(Path file, double valFraction) {
-        return new Corpus(file.toString(), readText(file), valFraction);
+        return new Corpus(file.toString(), file, readText(file), valFraction);
     }
 
     /** The file's text, strictly decoded as UTF-8, with clear errors for missing, empty or binary files. */
@@ -53,7 +57,7 @@ public final class Corpus {
             throw new IllegalArgumentException("cannot read data file " + file + ": " + e.getMessage());
         }
         if (bytes.length == 0) {
-            throw new IllegalArgumentException("data file " + file + " is empty; it needs some text to learn from");
+            throw new IllegalArgumentException("data file " + file + " is empty; give a file with some text");
         }
         try {
             return StandardCharsets.UTF_8.newDecoder()
@@ -68,9 +72,15 @@ public final class Corpus {
 
     public String source() { return source; }
 
+    /** The file the text came from, or null for the built-in corpus. */
+    public Path file() { return file; }
+
     public Vocabulary vocabulary() { return vocabulary; }
 
     public int[] trainTokens() { return train; }
 
     public int[] validationTokens() { return validation; }
+
+    /** True when the text has CRLF line endings, which make '\r' a character of the vocabulary. */
+    public boolean windowsLineEndings() { return windowsLineEndings; }
 }

@@ -16,17 +16,45 @@ public final class Evaluation {
         public double bpc() { return loss / Math.log(2); }
     }
 
-    /** Resets the workspace's hidden state first; leaves it holding the final state. */
+    /**
+     * Scores every character after the first: the N − 1 targets of N tokens, split into
+     * min(B, N − 1) contiguous streams of nearly equal length that share their boundary token
+     * (stream s predicts positions (start_s, end_s], start_s = s·(N−1)/B, so each target is
+     * scored exactly once). Each stream starts from a zero state, which is carried across its
+     * windows; steps past a stream's end have no target. Resets the workspace's hidden state
+     * first; leaves it holding the final state. {@code ws.batch()} must not exceed N − 1.
+     */
     public static Result evaluate(Workspace ws, int[] tokens) {
-        TokenStreams streams = new TokenStreams(tokens, ws.batch());
+        int streams = ws.batch();
+        long scored = tokens.length - 1L;
+        if (scored < streams) {
+            throw new IllegalArgumentException(tokens.length + " tokens give " + scored + " targets, fewer than the "
+                    + streams + " streams asked for");
+        }
+        int[] start = new int[streams + 1];
+        for (int s = 0; s <= streams; s++) {
+            start[s] = (int) (s * scored / streams);
+        }
+        int longest = 0;
+        for (int s = 0; s < streams; s++) {
+            longest = Math.max(longest, start[s + 1] - start[s]);
+        }
         int seqLen = ws.seqLen();
-        float[] inputs = new float[ws.batch() * seqLen];
-        float[] targets = new float[ws.batch() * seqLen];
+        float[] inputs = new float[streams * seqLen];
+        float[] targets = new float[streams * seqLen];
         double sum = 0;
         long count = 0;
         ws.resetState();
-        for (int w = 0; w < streams.windows(seqLen); w++) {
-            streams.fill(w, seqLen, inputs, targets);
+        for (int w = 0; w * (long) seqLen < longest; w++) {
+            for (int t = 0; t < seqLen; t++) {
+                int pos = w * seqLen + t;
+                for (int s = 0; s < streams; s++) {
+                    int row = t * streams + s;  // time-major
+                    boolean inside = pos < start[s + 1] - start[s];
+                    inputs[row] = inside ? tokens[start[s] + pos] : 0;
+                    targets[row] = inside ? tokens[start[s] + pos + 1] : -1;
+                }
+            }
             ws.setInputs(inputs);
             ws.setTargets(targets);
             double loss = ws.forward();

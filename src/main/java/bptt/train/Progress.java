@@ -38,11 +38,16 @@ public final class Progress implements AutoCloseable {
                 .build() : null;
     }
 
+    /** A loss in nats with four decimals, or four significant digits once it is huge (a diverging run). */
+    public static String formatLoss(double loss) {
+        return String.format(Locale.ROOT, Math.abs(loss) < 1e5 ? "%.4f" : "%.4g", loss);
+    }
+
     /** True when stdout is an interactive terminal. */
     public static boolean isTerminal() { return System.console() != null; }
 
     public void update(int step, double loss, double tokensPerSecond) {
-        String msg = String.format(Locale.ROOT, "loss %.4f  %.0f tok/s", loss, tokensPerSecond);
+        String msg = String.format(Locale.ROOT, "loss %s  %.0f tok/s", formatLoss(loss), tokensPerSecond);
         if (bar != null) {
             bar.stepTo(step);
             bar.setExtraMessage(" " + msg);

@@ -29,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.zip.CRC32C;
 
 /**
  * The format: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
@@ -44,6 +45,13 @@ public final class SafetensorsFile {
     private static final Set<String> OTHER_DTYPES = Set.of(
             "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "F64", "I64", "U64");
     private static final int CHUNK = 1 << 20;
+    /**
+     * Metadata key of the tensors' checksums: a JSON object mapping every tensor name to
+     * "crc32c:" and the CRC-32C of its data bytes in hex. Still plain safetensors (metadata are
+     * strings), so PyTorch reads the file; this reader verifies it and leaves it out of the
+     * metadata it returns. Files without it (written elsewhere) are read unverified.
+     */
+    static final String CHECKSUMS = "checksums";
 
     private SafetensorsFile() {}
 
@@ -74,7 +82,12 @@ public final class SafetensorsFile {
 
     /** Writes {@code tensors} in iteration order and {@code metadata} atomically to {@code path}. */
     public static void write(Path path, Map<String, TensorData> tensors, Map<String, String> metadata) {
-        byte[] header = header(tensors, metadata);
+        if (metadata.containsKey(CHECKSUMS)) {
+            throw new IllegalArgumentException("metadata key " + CHECKSUMS + " is reserved for the tensors' checksums");
+        }
+        Map<String, String> withChecksums = new LinkedHashMap<>(metadata);
+        withChecksums.put(CHECKSUMS, checksums(tensors));
+        byte[] header = header(tensors, withChecksums);
         try {
             AtomicFile.write(path, channel -> {
                 ByteBuffer buffer = ByteBuffer.allocate(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
@@ -93,8 +106,60 @@ public final class SafetensorsFile {
                 }
             });
         } catch (IOException e) {
-            throw new CheckpointException("cannot save " + path + ": " + e
+            throw new CheckpointException("cannot save " + path + ": " + OutputFile.reason(e)
                     + "; check that the directory exists, is writable and has free space", e);
+        }
+    }
+
+    /** The CHECKSUMS value for {@code tensors}: the CRC-32C of exactly the bytes {@link #write} stores. */
+    private static String checksums(Map<String, TensorData> tensors) {
+        StringWriter text = new StringWriter();
+        ByteBuffer buffer = ByteBuffer.allocate(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+        try (JsonWriter json = new JsonWriter(text)) {
+            json.beginObject();
+            for (Map.Entry<String, TensorData> e : tensors.entrySet()) {
+                CRC32C crc = new CRC32C();
+                float[] v = e.getValue().values();
+                for (int i = 0; i < v.length; ) {
+                    int n = Math.min(v.length - i, CHUNK / Float.BYTES);
+                    buffer.clear();
+                    buffer.asFloatBuffer().put(v, i, n);
+                    buffer.limit(n * Float.BYTES);
+                    crc.update(buffer);
+                    i += n;
+                }
+                json.name(e.getKey()).value(crcText(crc));
+            }
+            json.endObject();
+        } catch (IOException e) {
+            throw new IllegalStateException(e); // a StringWriter does not fail
+        }
+        return text.toString();
+    }
+
+    private static String crcText(CRC32C crc) { return String.format("crc32c:%08x", crc.getValue()); }
+
+    /** Verifies every tensor listed in the CHECKSUMS metadata against the CRCs of the bytes read. */
+    private static void verifyChecksums(Path path, String json, Map<String, String> computed) {
+        Map<String, String> stored = new LinkedHashMap<>();
+        try (JsonReader reader = new JsonReader(new StringReader(json))) {
+            reader.beginObject();
+            while (reader.hasNext()) {
+                stored.put(reader.nextName(), reader.nextString());
+            }
+            reader.endObject();
+        } catch (IOException | IllegalStateException e) {
+            throw bad(path, "has corrupt \"" + CHECKSUMS + "\" metadata (not a JSON object of strings)");
+        }
+        for (Map.Entry<String, String> e : stored.entrySet()) {
+            String actual = computed.get(e.getKey());
+            if (actual == null) {
+                throw bad(path, "is corrupt: its checksums list a tensor \"" + e.getKey() + "\" that the file does not hold");
+            }
+            if (!actual.equals(e.getValue())) {
+                throw bad(path, "is corrupt: the data of tensor \"" + e.getKey() + "\" do not match their checksum ("
+                        + e.getValue() + " stored, " + actual + " read)");
+            }
         }
     }
 
@@ -166,7 +231,22 @@ public final class SafetensorsFile {
         }
     }
 
-    private static Contents read(Path path, FileChannel channel) throws IOException {
+    /** Reads and validates only the header, returning its {@code __metadata__}: cheap for any file size. */
+    public static Map<String, String> readMetadata(Path path) {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            Map<String, String> metadata = new LinkedHashMap<>();
+            parseHeader(path, header(path, channel).json(), metadata);
+            return metadata;
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read checkpoint " + path + ": " + e, e);
+        }
+    }
+
+    /** The header's JSON text and its length in bytes (N, the data start at 8 + N). */
+    private record Header(String json, long length) { }
+
+    /** The header after checking the length field against the file. */
+    private static Header header(Path path, FileChannel channel) throws IOException {
         long size = channel.size();
         if (size < 8) {
             throw bad(path, "is " + size + " bytes long, too short to be a safetensors file (truncated or empty)");
@@ -194,14 +274,28 @@ public final class SafetensorsFile {
         if (!header.startsWith("{")) {
             throw bad(path, "is not a safetensors file: its header does not start with '{'");
         }
+        return new Header(header, n);
+    }
+
+    private static Contents read(Path path, FileChannel channel) throws IOException {
+        long size = channel.size();
+        Header header = header(path, channel);
+        long n = header.length();
         Map<String, String> metadata = new LinkedHashMap<>();
-        List<Info> infos = parseHeader(path, header, metadata);
+        List<Info> infos = parseHeader(path, header.json(), metadata);
         long dataSize = size - 8 - n;
         checkOffsets(path, infos, dataSize);
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         long base = 8 + n;
+        Map<String, String> crcs = new LinkedHashMap<>();
         for (Info info : infos) {
-            tensors.put(info.name, new TensorData(info.shape, readFloats(channel, base + info.begin, info.elements)));
+            CRC32C crc = new CRC32C();
+            tensors.put(info.name, new TensorData(info.shape, readFloats(channel, base + info.begin, info.elements, crc)));
+            crcs.put(info.name, crcText(crc));
+        }
+        String checksums = metadata.remove(CHECKSUMS);
+        if (checksums != null) {
+            verifyChecksums(path, checksums, crcs);
         }
         return new Contents(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
     }
@@ -335,7 +429,7 @@ public final class SafetensorsFile {
         }
     }
 
-    private static float[] readFloats(FileChannel channel, long position, int count) throws IOException {
+    private static float[] readFloats(FileChannel channel, long position, int count, CRC32C crc) throws IOException {
         float[] values = new float[count];
         ByteBuffer buffer = ByteBuffer.allocate(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < count; ) {
@@ -344,6 +438,7 @@ public final class SafetensorsFile {
             fill(channel, buffer, position + (long) i * Float.BYTES);
             buffer.flip();
             buffer.asFloatBuffer().get(values, i, n);
+            crc.update(buffer.duplicate());
             i += n;
         }
         return values;

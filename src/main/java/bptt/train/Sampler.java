@@ -7,11 +7,31 @@ import bptt.rnn.Workspace;
 
 import java.util.SplittableRandom;
 
-/** Feeds the prime text, then draws each next character from softmax(logits / temperature). */
+/**
+ * Feeds the prime text, then draws each next character from softmax(logits / temperature).
+ * Without a prime the first of the {@code length} characters is drawn uniformly.
+ */
 public final class Sampler {
     private Sampler() { }
 
+    /** Receives each character as it is made; returns false to stop early (e.g. a closed pipe). */
+    @FunctionalInterface
+    public interface Sink {
+        boolean accept(int codePoint);
+    }
+
+    /** The prime followed by {@code length} generated characters, as one string. */
     public static String sample(Rnn rnn, Vocabulary vocab, String prime, int length, double temperature, long seed) {
+        StringBuilder out = new StringBuilder();
+        sample(rnn, vocab, prime, length, temperature, seed, cp -> {
+            out.appendCodePoint(cp);
+            return true;
+        });
+        return out.toString();
+    }
+
+    /** Streams the prime, then {@code length} generated characters, to {@code sink}, one at a time. */
+    public static void sample(Rnn rnn, Vocabulary vocab, String prime, int length, double temperature, long seed, Sink sink) {
         if (!(temperature > 0)) {
             throw new IllegalArgumentException("--temperature must be positive, got " + temperature);
         }
@@ -21,23 +41,34 @@ public final class Sampler {
         Backend be = rnn.backend();
         SplittableRandom random = new SplittableRandom(seed);
         float[] bias = be.download(rnn.param("by"));
-        int[] primeIds = prime.isEmpty() ? new int[]{random.nextInt(vocab.size())} : vocab.encode(prime);
-        StringBuilder out = new StringBuilder(prime.isEmpty() ? "" : prime);
+        int[] primeIds = !prime.isEmpty() ? vocab.encode(prime)
+                : length > 0 ? new int[]{random.nextInt(vocab.size())} : new int[0];
+        long toDraw = prime.isEmpty() ? length - primeIds.length : length;
         try (Workspace ws = rnn.workspace(1, 1)) {
             ws.resetState();
             float[] input = new float[1];
-            for (int i = 0; i < primeIds.length + length; i++) {
-                int id = i < primeIds.length ? primeIds[i] : draw(be.download(ws.lastStepLogits()), bias, temperature, random);
-                if (i >= primeIds.length || prime.isEmpty()) {
-                    out.appendCodePoint(vocab.codePoint(id));
+            for (int id : primeIds) {
+                if (!sink.accept(vocab.codePoint(id))) {
+                    return;
                 }
                 input[0] = id;
                 ws.setInputs(input);
                 ws.advance();
                 ws.carryState();
             }
+            for (long i = 0; i < toDraw; i++) {
+                int id = draw(be.download(ws.lastStepLogits()), bias, temperature, random);
+                if (!sink.accept(vocab.codePoint(id))) {
+                    return;
+                }
+                if (i + 1 < toDraw) {
+                    input[0] = id;
+                    ws.setInputs(input);
+                    ws.advance();
+                    ws.carryState();
+                }
+            }
         }
-        return out.toString();
     }
 
     private static int draw(float[] logits, float[] bias, double temperature, SplittableRandom random) {

@@ -11,6 +11,7 @@ public final class TextDataset implements Dataset {
     private final int seqLen;
 
     public TextDataset(Corpus corpus, int batch, int seqLen) {
+        requireEnoughText(corpus, batch);
         this.corpus = corpus;
         this.streams = new TokenStreams(corpus.trainTokens(), batch);
         this.seqLen = seqLen;
@@ -18,6 +19,22 @@ public final class TextDataset implements Dataset {
             throw new IllegalArgumentException("--seq-len " + seqLen + " is longer than the data: "
                     + corpus.trainTokens().length + " training tokens in " + batch + " streams give "
                     + (streams.streamLength() - 1) + " steps per stream; lower --seq-len or --batch, or use more text");
+        }
+    }
+
+    /** Each of the B streams needs 2 characters (an input and the next one as its target). */
+    private static void requireEnoughText(Corpus corpus, int batch) {
+        int n = corpus.trainTokens().length;
+        int held = corpus.validationTokens().length;
+        String of = corpus.source() + " has " + n + " training character" + (n == 1 ? "" : "s")
+                + (held > 0 ? " (after --val-fraction holds out " + held + ")" : "");
+        if (n < 2) {
+            throw new IllegalArgumentException("data " + of + "; training needs at least 2, since each step predicts"
+                    + " the next character from the one before it: use a longer text" + (held > 0 ? " or --val-fraction 0" : ""));
+        }
+        if (n / batch < 2) {
+            throw new IllegalArgumentException("--batch " + batch + " splits the data into " + batch + " streams that"
+                    + " need 2 characters each, but " + of + ": use --batch " + n / 2 + " or less, or a longer text");
         }
     }
 
@@ -56,7 +73,7 @@ public final class TextDataset implements Dataset {
 
     @Override
     public Evaluation.Result validate(Workspace ws) {
-        if (corpus.validationTokens().length / ws.batch() < 2) {
+        if (corpus.validationTokens().length <= ws.batch()) {  // each stream needs a target
             return null;
         }
         return Evaluation.evaluate(ws, corpus.validationTokens());

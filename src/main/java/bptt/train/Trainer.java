@@ -34,10 +34,13 @@ public final class Trainer implements AutoCloseable {
     private final float[] targets;
     private final List<double[]> history = new ArrayList<>();     // {step, train loss}
     private final List<double[]> valHistory = new ArrayList<>();  // {step, validation loss}
+    /** A loss this many times the uniform baseline ln V is reported as divergence while still finite. */
+    static final double HUGE_LOSS_FACTOR = 10;
     private int step;
     private int epoch;
     private int window;
     private String lastGoodCheckpoint;
+    private int lastGoodStep;
     private double lastGradNorm;
 
     /** What a finished (or stopped) run reports. */
@@ -103,7 +106,17 @@ public final class Trainer implements AutoCloseable {
         optimizer.setSteps(step);
     }
 
-    public void setLastGoodCheckpoint(String path) { this.lastGoodCheckpoint = path; }
+    /** Records that {@code path} holds this run's state at {@code atStep}, verified finite: what a failure names. */
+    public void setLastGoodCheckpoint(String path, int atStep) {
+        this.lastGoodCheckpoint = path;
+        this.lastGoodStep = atStep;
+    }
+
+    /** The last checkpoint known good (saved by this run, or resumed from), or null. */
+    public String lastGoodCheckpoint() { return lastGoodCheckpoint; }
+
+    /** The step the last good checkpoint holds. */
+    public int lastGoodStep() { return lastGoodStep; }
 
     /** One optimizer step on the next window; returns the window's mean loss. */
     public double trainStep() {
@@ -172,10 +185,11 @@ public final class Trainer implements AutoCloseable {
     /** Global gradient norm of the last step, before clipping. */
     public double lastGradNorm() { return lastGradNorm; }
 
-    private TrainingDivergedException diverged(int atStep, String what) {
+    /** The failure of a run that went non-finite at {@code atStep}, naming the checkpoint that is still good. */
+    public TrainingDivergedException diverged(int atStep, String what) {
         return new TrainingDivergedException("training diverged at step " + atStep + ": " + what
-                + (lastGoodCheckpoint != null ? "; the last good checkpoint " + lastGoodCheckpoint + " is intact"
-                : "; no checkpoint was saved (use --save and --save-every)")
+                + (lastGoodCheckpoint != null ? "; the last good checkpoint " + lastGoodCheckpoint + " (step "
+                + lastGoodStep + ") is intact" : "; no checkpoint was saved (use --save-every N to save more often)")
                 + ". Try a lower --lr or a --clip such as 5.");
     }
 
@@ -202,6 +216,7 @@ public final class Trainer implements AutoCloseable {
         long started = System.nanoTime();
         boolean interrupted = false;
         Evaluation.Result val = null;
+        boolean warnedHugeLoss = false;
         try (Progress progress = new Progress(out, step, settings.steps(), Progress.isTerminal())) {
             while (step < settings.steps()) {
                 if (stopRequested.getAsBoolean()) {
@@ -211,6 +226,12 @@ public final class Trainer implements AutoCloseable {
                 loss = trainStep();
                 if (Double.isNaN(firstLoss)) {
                     firstLoss = loss;
+                }
+                if (!warnedHugeLoss && loss > HUGE_LOSS_FACTOR * Math.log(config.outputSize())) {
+                    warnedHugeLoss = true;
+                    progress.println(String.format(Locale.ROOT, "warning: loss %.4g at step %d is far above the uniform"
+                            + " baseline ln %d = %.4f: training is diverging; try a lower --lr (or --clip 5)",
+                            loss, step, config.outputSize(), Math.log(config.outputSize())));
                 }
                 double seconds = (System.nanoTime() - started) / 1e9;
                 double tokensPerSecond = (step - first) * (double) tokensPerStep / seconds;

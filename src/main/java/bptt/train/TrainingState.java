@@ -2,6 +2,7 @@
 package bptt.train;
 
 import bptt.backend.Backend;
+import bptt.rnn.ParameterLayout;
 import bptt.rnn.RnnConfig;
 import bptt.tensor.Tensor;
 import bptt.train.SafetensorsFile.TensorData;
@@ -25,10 +26,22 @@ import java.util.Map;
  */
 public final class TrainingState {
     private static final Gson GSON = new Gson();
+    /** The settings every resumable checkpoint records (later ones, such as save_every, are optional). */
+    private static final List<String> REQUIRED_SETTINGS = List.of("hidden", "layers", "batch", "seq_len", "steps", "lr",
+            "optimizer", "clip", "seed", "val_fraction");
 
     private TrainingState() { }
 
     public static Checkpoint capture(Trainer trainer) {
+        return capture(trainer, Map.of());
+    }
+
+    /**
+     * The trainer's state; {@code options} are run settings the trainer does not hold (e.g.
+     * {@code checkpoint_every}, {@code log}), stored with the others in the "train" metadata so
+     * that --resume restores them.
+     */
+    public static Checkpoint capture(Trainer trainer, Map<String, String> options) {
         Backend be = trainer.rnn().backend();
         RnnConfig config = trainer.rnn().config();
         TrainSettings s = trainer.settings();
@@ -52,7 +65,7 @@ public final class TrainingState {
         }
         extras.put("metrics.history", new TensorData(new int[]{history.size(), 2}, hist));
         Map<String, String> meta = new LinkedHashMap<>();
-        meta.put("train", settingsJson(s, trainer.data()));
+        meta.put("train", settingsJson(s, trainer.data(), options));
         meta.put("step", Integer.toString(trainer.step()));
         meta.put("epoch", Integer.toString(trainer.epoch()));
         meta.put("window", Integer.toString(trainer.window()));
@@ -60,6 +73,76 @@ public final class TrainingState {
         Vocabulary vocab = trainer.data().vocabulary();
         return new Checkpoint(config, vocab == null ? null : vocab.codePoints(), be.download(trainer.rnn().params()),
                 extras, meta);
+    }
+
+    /**
+     * Weights whose forward pass could overflow float32 on some input: above this bound on a
+     * logit or pre-activation a window's float sum of losses (up to 2^31 rows of 2·bound each)
+     * may reach infinity. Trained models stay many orders of magnitude below it.
+     */
+    static final double MAX_ACTIVATION_BOUND = 1e28;
+
+    /**
+     * Why a checkpoint must not be kept as a run's good state, or null: a NaN or infinity
+     * anywhere (weights, optimizer state, hidden state), or weights so large that evaluating it
+     * can overflow float32. With token (or |x| ≤ 1) input and h in [-1, 1] (true of every cell:
+     * tanh, o·tanh(c), and GRU's mix of n and h), gate row g of layer l has |pre| ≤ Σ_k |Waa[g,k]|
+     * + |ba[g]| (+ |bh[g]|) + (Σ_k |Wax[g,k]|, or max_v |Wax[g,v]| for one-hot tokens), and logit
+     * j has |y| ≤ Σ_h |Wya[j,h]| + |by[j]|.
+     */
+    public static String unsafeReason(Checkpoint checkpoint) {
+        String nonFinite = CheckpointIo.firstNonFinite(checkpoint);
+        if (nonFinite != null) {
+            return nonFinite;
+        }
+        RnnConfig c = checkpoint.config();
+        ParameterLayout layout = new ParameterLayout(c);
+        float[] p = checkpoint.params();
+        double worst = 0;
+        String where = "";
+        for (int l = 0; l < c.layers(); l++) {
+            ParameterLayout.Entry wax = layout.entry(ParameterLayout.wax(l));
+            ParameterLayout.Entry waa = layout.entry(ParameterLayout.waa(l));
+            ParameterLayout.Entry ba = layout.entry(ParameterLayout.ba(l));
+            ParameterLayout.Entry bh = c.cell().twoBiases() ? layout.entry(ParameterLayout.bh(l)) : null;
+            boolean oneHot = l == 0 && c.tokenInput();
+            for (int h = 0; h < c.gateWidth(); h++) {
+                double bound = absRowSum(p, waa, h) + Math.abs(p[(int) ba.start() + h])
+                        + (bh == null ? 0 : Math.abs(p[(int) bh.start() + h]))
+                        + (oneHot ? absRowMax(p, wax, h) : absRowSum(p, wax, h));
+                if (bound > worst) {
+                    worst = bound;
+                    where = "a pre-activation of layer " + l;
+                }
+            }
+        }
+        ParameterLayout.Entry wya = layout.entry("Wya");
+        ParameterLayout.Entry by = layout.entry("by");
+        for (int j = 0; j < c.outputSize(); j++) {
+            double bound = absRowSum(p, wya, j) + Math.abs(p[(int) by.start() + j]);
+            if (bound > worst) {
+                worst = bound;
+                where = "a logit";
+            }
+        }
+        return worst > MAX_ACTIVATION_BOUND ? String.format(java.util.Locale.ROOT, "the weights are too large for float32:"
+                + " %s can reach %.3g", where, worst) : null;
+    }
+
+    private static double absRowSum(float[] p, ParameterLayout.Entry e, int row) {
+        double sum = 0;
+        for (int k = 0; k < e.cols(); k++) {
+            sum += Math.abs(p[(int) (e.start() + (long) row * e.cols() + k)]);
+        }
+        return sum;
+    }
+
+    private static double absRowMax(float[] p, ParameterLayout.Entry e, int row) {
+        double max = 0;
+        for (int k = 0; k < e.cols(); k++) {
+            max = Math.max(max, Math.abs(p[(int) (e.start() + (long) row * e.cols() + k)]));
+        }
+        return max;
     }
 
     /** Loads weights only (--init-from): the model shape and vocabulary must match. */
@@ -106,11 +189,21 @@ public final class TrainingState {
 
     /** The settings a checkpoint was trained with, as saved in its "train" metadata. */
     public static JsonObject trainSettings(Checkpoint checkpoint) {
+        String json = checkpoint.meta("train");
+        JsonObject saved;
         try {
-            return GSON.fromJson(checkpoint.meta("train"), JsonObject.class);
+            saved = GSON.fromJson(json, JsonObject.class);
         } catch (JsonParseException | IllegalStateException e) {
-            throw new CheckpointException(checkpoint.where() + " has unreadable \"train\" metadata: " + e.getMessage());
+            saved = null;
         }
+        for (String key : REQUIRED_SETTINGS) {
+            if (saved == null || !saved.has(key) || !saved.get(key).isJsonPrimitive()) {
+                throw new CheckpointException(checkpoint.where() + " has unreadable \"train\" metadata ("
+                        + (saved == null ? "not a JSON object" : "no \"" + key + "\"") + "): " + CheckpointIo.snippet(json)
+                        + "; it cannot be resumed from: use --init-from to start from its weights only");
+            }
+        }
+        return saved;
     }
 
     private static int intMeta(Checkpoint checkpoint, String key) {
@@ -137,10 +230,12 @@ public final class TrainingState {
         }
     }
 
-    private static String settingsJson(TrainSettings s, Dataset data) {
+    private static String settingsJson(TrainSettings s, Dataset data, Map<String, String> options) {
         JsonObject o = new JsonObject();
         o.addProperty("task", data.kind());
-        o.addProperty("data", data instanceof TextDataset text ? text.corpus().source() : data.description());
+        o.addProperty("data", data instanceof TextDataset text && text.corpus().file() != null
+                ? text.corpus().file().toAbsolutePath().toString()
+                : data instanceof TextDataset text ? text.corpus().source() : data.description());
         o.addProperty("cell", s.cell().option());
         o.addProperty("hidden", s.hidden());
         o.addProperty("layers", s.layers());
@@ -152,6 +247,10 @@ public final class TrainingState {
         o.addProperty("clip", s.clip());
         o.addProperty("seed", s.seed());
         o.addProperty("val_fraction", s.valFraction());
+        o.addProperty("save_every", s.saveEvery());
+        o.addProperty("eval_every", s.evalEvery());
+        o.addProperty("sample_every", s.sampleEvery());
+        options.forEach(o::addProperty);
         return GSON.toJson(o);
     }
 }

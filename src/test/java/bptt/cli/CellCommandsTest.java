@@ -63,12 +63,12 @@ class CellCommandsTest {
         Path ckpt = dir.resolve(cell + ".safetensors");
         Run first = train(ckpt, "--cell", cell, "--steps", "3");
         assertEquals(0, first.exit(), first.err());
-        assertTrue(first.out().contains("model: " + cell + ","), first.out());
+        assertTrue(first.out().contains("hidden (" + cell + ")"), first.out());
         assertEquals(Cell.parse(cell), CheckpointIo.load(ckpt).config().cell());
 
         Run resumed = run("train", "--resume", ckpt.toString(), "--steps", "5");
         assertEquals(0, resumed.exit(), resumed.err());
-        assertTrue(resumed.out().contains("resumed") && resumed.out().contains("model: " + cell + ","), resumed.out());
+        assertTrue(resumed.out().contains("resumed") && resumed.out().contains("hidden (" + cell + ")"), resumed.out());
         assertEquals("5", CheckpointIo.load(ckpt).metadata().get("step"));
 
         Run eval = run("eval", "--checkpoint", ckpt.toString(), "--data", text().toString(), "--backend", "cpu-ref",
@@ -86,7 +86,7 @@ class CellCommandsTest {
         assertEquals(0, train(lstm, "--cell", "lstm", "--steps", "1").exit());
         Run init = train(dir.resolve("next.safetensors"), "--init-from", lstm.toString(), "--steps", "1");
         assertEquals(0, init.exit(), init.err());
-        assertTrue(init.out().contains("model: lstm,"), init.out());
+        assertTrue(init.out().contains("hidden (lstm)"), init.out());
         Run other = run("train", "--resume", lstm.toString(), "--cell", "gru", "--steps", "2");
         assertEquals(2, other.exit(), other.out());
         assertTrue(other.err().startsWith("error: ") && other.err().contains("lstm") && other.err().contains("--cell"),

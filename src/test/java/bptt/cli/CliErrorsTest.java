@@ -12,6 +12,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -97,10 +99,17 @@ class CliErrorsTest {
     @Test
     void trainingOnATinyFileLearns() throws IOException {
         Path text = Files.writeString(dir.resolve("abc.txt"), "abcabcabcabc abcabc\n".repeat(40));
+        Path save = dir.resolve("abc.safetensors");
         int code = Main.execute("train", "--backend", "cpu-ref", "--data", text.toString(), "--batch", "4",
-                "--seq-len", "8", "--hidden", "16", "--steps", "40", "--val-fraction", "0.1");
+                "--seq-len", "8", "--hidden", "16", "--steps", "40", "--val-fraction", "0.1", "--save", save.toString());
         String stdout = out.toString(StandardCharsets.UTF_8);
         assertEquals(0, code, stdout + err.toString(StandardCharsets.UTF_8));
-        assertTrue(stdout.contains("done: steps 1..40"), stdout);
+        Matcher done = Pattern.compile("done: steps 1\\.\\.40 .*; loss ([0-9.]+) -> ([0-9.]+) nats").matcher(stdout);
+        assertTrue(done.find(), stdout);
+        double first = Double.parseDouble(done.group(1));
+        double last = Double.parseDouble(done.group(2));
+        // 5 symbols: the uniform baseline is ln 5 = 1.61; "abc" repeats, so 40 steps must learn most of it.
+        assertTrue(first > 1.4 && last < 0.6 * first, "loss must fall from about ln 5 by 40%: " + first + " -> " + last);
+        assertTrue(Files.isRegularFile(save), "the checkpoint goes where --save says");
     }
 }

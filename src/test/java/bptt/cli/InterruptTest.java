@@ -1,9 +1,10 @@
-// InterruptTest: Ctrl-C (SIGINT) during training saves a loadable checkpoint and exits with 130.
+// InterruptTest: Ctrl-C (SIGINT) or SIGTERM during training saves a loadable checkpoint and exits with 130 or 143.
 package bptt.cli;
 
 import bptt.train.Checkpoint;
 import bptt.train.CheckpointIo;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -18,8 +19,9 @@ class InterruptTest {
     @TempDir
     Path dir;
 
-    @Test
-    void sigintSavesACheckpointAndExitsCleanly() throws Exception {
+    @ParameterizedTest(name = "SIG{0} exits {1}")
+    @CsvSource({"INT, 130", "TERM, 143"})
+    void aSignalSavesACheckpointAndExitsCleanly(String signal, int exitCode) throws Exception {
         Path text = Files.writeString(dir.resolve("t.txt"), "abcdefg hijklmnop qrstuv wxyz. ".repeat(200));
         Path ckpt = dir.resolve("run.safetensors");
         Path log = dir.resolve("log.jsonl");
@@ -36,10 +38,10 @@ class InterruptTest {
                 assertTrue(System.nanoTime() < deadline, "trainer did not start within 60 s");
                 Thread.sleep(50);
             }
-            new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "trainer did not stop after SIGINT");
+            new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor();
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "trainer did not stop after SIG" + signal);
             String output = Files.readString(dir.resolve("out.txt"));
-            assertEquals(130, p.exitValue(), output);
+            assertEquals(exitCode, p.exitValue(), output);
             assertTrue(output.contains("interrupted; checkpoint: " + ckpt), output);
             Checkpoint saved = CheckpointIo.load(ckpt);
             int step = Integer.parseInt(saved.metadata().get("step"));

@@ -52,6 +52,15 @@ class CompareTest {
     }
 
     @Test
+    void nanOnBothSidesFailsBecauseItMayBeAnElementNeitherBackendWrote() {
+        Result r = compare(new float[]{1f, Float.NaN}, new float[]{1f, Float.NaN}, Tolerance.of(1e-3, 1e-3));
+        assertFalse(r.pass(), r.report());
+        assertTrue(r.mismatches().get(0).startsWith("y[1]") && r.mismatches().get(0).contains("neither wrote"), r.report());
+        assertTrue(compare(new float[]{Float.POSITIVE_INFINITY}, new float[]{Float.POSITIVE_INFINITY}, Tolerance.EXACT).pass(),
+                "equal infinities are the same value");
+    }
+
+    @Test
     void scaledToleranceFollowsTheLargestReference() {
         Tolerance tol = Tolerance.scaled(1e-3, 0);
         assertTrue(compare(new float[]{0.05f, 100f}, new float[]{0f, 100f}, tol).pass());

@@ -80,6 +80,7 @@ class CheckpointedBpttTest {
     @CsvSource({
             "cpu-ref, tanh, 1", "cpu-ref, lstm, 1", "cpu-ref, gru, 1", "cpu-ref, lstm, 2",
             "cpu, tanh, 1", "cpu, lstm, 1", "cpu, gru, 1", "cpu, gru, 2", "cpu, tanh, 2",
+            "cuda, tanh, 1", "cuda, lstm, 2", "cuda, gru, 1",
     })
     void autoCheckpointingIsBitwiseEqualToFullStorageAtDefaultSettings(String backend, String cell, int layers) {
         RnnConfig cfg = RnnConfig.charModel(Cell.parse(cell), 65, 32, layers);
@@ -106,6 +107,9 @@ class CheckpointedBpttTest {
             "cpu, lstm, true, 2, 16, 200, 28",
             "cpu, gru, false, 1, 33, 64, 16",
             "cpu, lstm, false, 2, 2, 29, 5",
+            "cuda, tanh, true, 2, 16, 200, 14",
+            "cuda, lstm, true, 2, 1, 65, 8",
+            "cuda, gru, false, 2, 2, 29, 10",
     })
     void checkpointingEveryMultipleOfTheChunkIsBitwiseEqualToFullStorage(String backend, String cell, boolean tokens,
                                                                          int layers, int batch, int seqLen, int k) {

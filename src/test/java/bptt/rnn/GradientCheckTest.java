@@ -77,4 +77,18 @@ class GradientCheckTest {
         assertTrue(GradientCheck.relError(1.0764e-7, 1.0764e-7 + 3e-13) < GradientCheck.TOLERANCE,
                 "round-off of the finite difference on a tiny gradient passes");
     }
+
+    @Test
+    void theListenerHearsOfEveryCheckedValueInOrder() {
+        RnnConfig config = RnnConfig.charModel(4, 3, 2);
+        long expected = new ParameterLayout(config).total() + 2L * 2 * 3;  // every parameter and each layer's h0 (B=2, H=3)
+        long[] seen = {0, 0};
+        new GradientCheck(config, 2, 3, 5).run((done, total) -> {
+            assertEquals(seen[0] + 1, done, "one call per value, in order");
+            seen[0] = done;
+            seen[1] = total;
+        });
+        assertEquals(expected, seen[0]);
+        assertEquals(expected, seen[1]);
+    }
 }

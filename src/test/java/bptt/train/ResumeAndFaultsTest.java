@@ -48,8 +48,8 @@ class ResumeAndFaultsTest {
 
     @ParameterizedTest(name = "{0} {1} {2} checkpoint-every {3}")
     @CsvSource({"cpu-ref, tanh, adam, 0", "cpu-ref, tanh, adagrad, 3", "cpu-ref, tanh, sgd, 0", "cpu, tanh, adam, 0",
-            "cpu, tanh, adam, 2", "cpu-ref, lstm, adam, 0", "cpu, lstm, adam, 3", "cpu-ref, gru, sgd, 2",
-            "cpu, gru, adam, 0"})
+            "cpu, tanh, adam, 2", "cuda, tanh, adam, 0", "cuda, tanh, adagrad, 3", "cpu-ref, lstm, adam, 0",
+            "cpu, lstm, adam, 3", "cpu-ref, gru, sgd, 2", "cpu, gru, adam, 0", "cuda, lstm, adam, 3", "cuda, gru, sgd, 0"})
     void trainingNStepsEqualsHalfThenResumeBitForBit(String backend, String cellName, String optimizer,
                                                      int checkpointEvery) {
         int n = 40; // more than one epoch of 3 streams × 7 steps, so the reset at the epoch end is crossed
@@ -90,7 +90,7 @@ class ResumeAndFaultsTest {
         try (Backend be = open("cpu-ref"); Trainer t = new Trainer(be, corpus, settings("adam", 10))) {
             train(t, 3);
             CheckpointIo.save(ckpt, TrainingState.capture(t));
-            t.setLastGoodCheckpoint(ckpt.toString());
+            t.setLastGoodCheckpoint(ckpt.toString(), 3);
             float[] good = be.download(t.rnn().params());
             float[] poisoned = good.clone();
             poisoned[poisoned.length - 1] = Float.NaN; // by: every logit sees it

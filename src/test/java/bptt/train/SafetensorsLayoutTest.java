@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32C;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -78,10 +79,15 @@ class SafetensorsLayoutTest {
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         tensors.put("test", new TensorData(new int[]{2, 2}, new float[]{1f, 2f, 3f, 4f}));
         SafetensorsFile.write(file, tensors, Map.of());
-        String json = "{\"test\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}";
-        ByteBuffer expected = ByteBuffer.allocate(8 + 64 + 16).order(ByteOrder.LITTLE_ENDIAN);
-        expected.putLong(64).put((json + "    ").getBytes(StandardCharsets.US_ASCII));
-        expected.putFloat(1f).putFloat(2f).putFloat(3f).putFloat(4f);
+        ByteBuffer data = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putFloat(1f).putFloat(2f).putFloat(3f).putFloat(4f);
+        CRC32C crc = new CRC32C();
+        crc.update(data.array());
+        String json = "{\"__metadata__\":{\"checksums\":\"{\\\"test\\\":\\\"crc32c:" + String.format("%08x", crc.getValue())
+                + "\\\"}\"},\"test\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}";
+        int padded = (json.length() + 7) / 8 * 8;
+        ByteBuffer expected = ByteBuffer.allocate(8 + padded + 16).order(ByteOrder.LITTLE_ENDIAN);
+        expected.putLong(padded).put((json + " ".repeat(padded - json.length())).getBytes(StandardCharsets.US_ASCII));
+        expected.put(data.array());
         assertArrayEquals(expected.array(), Files.readAllBytes(file));
     }
 

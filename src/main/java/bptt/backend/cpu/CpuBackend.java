@@ -132,6 +132,25 @@ public final class CpuBackend extends AbstractBackend {
     @Override
     public long maxTensorFloats() { return CpuMemory.MAX_FLOATS; }
 
+    /**
+     * Native memory: JavaCPP refuses allocations past its maxBytes (by default the JVM's -Xmx) and
+     * maxPhysicalBytes (resident set), and the machine has only so much free.
+     */
+    @Override
+    public long availableBytes() {
+        long free = org.bytedeco.javacpp.Pointer.availablePhysicalBytes();  // 0 where the platform cannot tell
+        long left = free > 0 ? free : Long.MAX_VALUE;
+        long max = org.bytedeco.javacpp.Pointer.maxBytes();
+        if (max > 0) {
+            left = Math.min(left, max - org.bytedeco.javacpp.Pointer.totalBytes());
+        }
+        long physical = org.bytedeco.javacpp.Pointer.maxPhysicalBytes();
+        if (physical > 0) {
+            left = Math.min(left, physical - org.bytedeco.javacpp.Pointer.physicalBytes());
+        }
+        return Math.max(0, left);
+    }
+
     @Override
     protected DeviceMemory allocMemory(long floats) { return new CpuMemory(this, floats); }
 

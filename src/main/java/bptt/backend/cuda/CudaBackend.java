@@ -3,6 +3,8 @@ package bptt.backend.cuda;
 
 import bptt.backend.AbstractBackend;
 import bptt.backend.BackendUnavailableException;
+import bptt.backend.DeviceOutOfMemoryException;
+import bptt.backend.KernelSource;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
 import jcuda.Pointer;
@@ -35,21 +37,30 @@ import static jcuda.driver.CUjit_option.CU_JIT_ERROR_LOG_BUFFER;
 import static jcuda.driver.CUjit_option.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES;
 
 /**
- * One GPU, its primary context, one stream and one cuBLAS handle bound to that stream. Every op
- * is queued on the stream: GEMMs as the cublasSgemm call of {@link CublasSgemmArgs#forGemm},
- * elementwise ops and reductions as the kernels of {@code kernels/} (compiled by
- * {@link NvrtcCompiler} at first use, launched as {@link LaunchConfig} says). Nothing returns to
- * the host inside a time step; only upload, download and sumOfSquares wait for the stream.
- * Set BPTT_CUDA_SYNC=1 to wait after every launch, so an asynchronous fault names its kernel.
+ * One GPU, one stream and one cuBLAS handle bound to that stream, in the device's primary
+ * context. Every op is queued on the stream: GEMMs as the cublasSgemm call of
+ * {@link CublasSgemmArgs#forGemm}, elementwise ops and reductions as the kernels of
+ * {@code kernels/} (compiled by {@link NvrtcCompiler} and loaded when the backend opens, so a
+ * toolchain or driver problem makes the backend unavailable, never a run fail midway; launched
+ * as {@link LaunchConfig} says). Nothing returns to the host inside a time step; only upload,
+ * download and sumOfSquares wait for the stream. With BPTT_CUDA_SYNC=1 the host waits after
+ * everything it queues (every launch, cuBLAS call and memset), so an asynchronous fault names
+ * its kernel or GEMM.
+ *
+ * <p>The primary context of a device is retained once per JVM and never released: closing a
+ * backend frees its memory, module, stream and cuBLAS handle, and a backend opened later in
+ * the same JVM finds the same context, so no cuBLAS state ever outlives the context it was
+ * made in (releasing the last retain would destroy the context under cuBLAS's feet).
  */
 public final class CudaBackend extends AbstractBackend {
-    private static final boolean SYNC_EACH_LAUNCH = "1".equals(System.getenv("BPTT_CUDA_SYNC"));
     private static final int JIT_LOG_BYTES = 16 * 1024;
+    private static final Map<Integer, CUcontext> PRIMARY_CONTEXTS = new HashMap<>();
 
     private final int ordinal;
     private final CudaProbe.Device info;
+    private final boolean syncEachCall = "1".equals(System.getenv("BPTT_CUDA_SYNC"));
     private final CUdevice device = new CUdevice();
-    private final CUcontext context = new CUcontext();
+    private final CUcontext context;
     private final CUstream stream = new CUstream();
     private final cublasHandle cublas = new cublasHandle();
     private final LaunchConfig.Limits limits;
@@ -80,7 +91,10 @@ public final class CudaBackend extends AbstractBackend {
         public Object owner() { return owner; }
     }
 
-    /** Opens device {@code ordinal} (-1: device 0); throws BackendUnavailableException when CUDA cannot run here. */
+    /**
+     * Opens device {@code ordinal} (-1: device 0): creates the stream and cuBLAS handle, compiles
+     * and loads the kernels. Throws BackendUnavailableException, with the reason, when any of it fails.
+     */
     public static CudaBackend open(int ordinal) {
         CudaProbe.Result probe = CudaProbe.get();
         if (!probe.available()) {
@@ -91,14 +105,29 @@ public final class CudaBackend extends AbstractBackend {
             throw new IllegalArgumentException("cuda device " + ordinal + " does not exist; this machine has "
                     + probe.devices().size() + " (see 'bptt devices')");
         }
-        return new CudaBackend(probe.devices().get(chosen), probe.driverVersion());
+        try {
+            return new CudaBackend(probe.devices().get(chosen), probe.driverVersion());
+        } catch (CudaErrors.CudaFailure | IllegalStateException | DeviceOutOfMemoryException e) {
+            throw new BackendUnavailableException("cuda", e.getMessage());
+        }
+    }
+
+    /** The primary context of a device, retained on first use and kept for the life of the JVM. */
+    private static synchronized CUcontext primaryContext(int ordinal, CUdevice device) {
+        CUcontext context = PRIMARY_CONTEXTS.get(ordinal);
+        if (context == null) {
+            context = new CUcontext();
+            CudaErrors.check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+            PRIMARY_CONTEXTS.put(ordinal, context);
+        }
+        return context;
     }
 
     private CudaBackend(CudaProbe.Device info, int driverVersion) {
         this.ordinal = info.ordinal();
         this.info = info;
         CudaErrors.check(JCudaDriver.cuDeviceGet(device, ordinal), "cuDeviceGet(" + ordinal + ")");
-        CudaErrors.check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+        this.context = primaryContext(ordinal, device);
         boolean ok = false;
         try {
             bind();
@@ -114,9 +143,19 @@ public final class CudaBackend extends AbstractBackend {
                     attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK));
             int[] cublasVersion = new int[1];
             CudaErrors.checkCublas(JCublas2.cublasGetVersion(cublas, cublasVersion), "cublasGetVersion");
+            NvrtcCompiler.Image image = NvrtcCompiler.image(info.major() * 10 + info.minor(), driverVersion);
+            this.module = loadModule(image);
+            for (String kernel : KernelSource.kernelNames()) {
+                CUfunction f = new CUfunction();
+                CudaErrors.check(JCudaDriver.cuModuleGetFunction(f, module, kernel),
+                        "cuModuleGetFunction(" + kernel + ") in the " + image.describe());
+                functions.put(kernel, f);
+            }
             this.description = info.name() + " (sm_" + info.major() + info.minor() + ", "
                     + CudaErrors.bytes(info.totalBytes()) + "), driver CUDA " + CudaProbe.cudaVersion(driverVersion)
-                    + ", NVRTC " + NvrtcCompiler.version() + ", cuBLAS " + cublasVersion[0];
+                    + ", NVRTC " + NvrtcCompiler.version() + " " + image.describe() + ", cuBLAS " + cublasVersion[0]
+                    + (info.emulated() ? "; EMULATED on the host by bptt's test emulator: timings are not GPU timings"
+                    : "");
             CudaMemory scratchMemory = new CudaMemory(this, LaunchConfig.SUM_PARTS + 1L);
             deviceAlloc(scratchMemory);
             this.scratch = new Tensor(scratchMemory, 0, 1, LaunchConfig.SUM_PARTS + 1, LaunchConfig.SUM_PARTS + 1);
@@ -161,6 +200,7 @@ public final class CudaBackend extends AbstractBackend {
         }
         CudaErrors.check(result, "cuMemAlloc(" + bytes + " bytes)");
         CudaErrors.check(JCudaDriver.cuMemsetD32Async(memory.ptr, 0, memory.floats, stream), "cuMemsetD32Async");
+        syncIfAsked("cuMemsetD32Async");
     }
 
     @Override
@@ -225,6 +265,7 @@ public final class CudaBackend extends AbstractBackend {
         CudaErrors.checkCublas(JCublas2.cublasSgemm(cublas, s.transa(), s.transb(), s.m(), s.n(), s.k(),
                 Pointer.to(new float[] {s.alpha()}), at(s.a(), s.aOffset()), s.lda(), at(s.b(), s.bOffset()), s.ldb(),
                 Pointer.to(new float[] {s.beta()}), at(s.c(), s.cOffset()), s.ldc()), s.toString());
+        syncIfAsked(s.toString());
     }
 
     // ---- kernels ---------------------------------------------------------------------------
@@ -232,30 +273,30 @@ public final class CudaBackend extends AbstractBackend {
     private CUfunction function(String kernel) {
         CUfunction f = functions.get(kernel);
         if (f == null) {
-            if (module == null) {
-                module = loadModule();
-            }
-            f = new CUfunction();
-            CudaErrors.check(JCudaDriver.cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
-            functions.put(kernel, f);
+            throw new IllegalStateException("kernel " + kernel + " is not in kernels/ (KernelSource.kernelNames())");
         }
         return f;
     }
 
-    private CUmodule loadModule() {
-        String ptx = NvrtcCompiler.ptx(info.major() * 10 + info.minor());
+    private CUmodule loadModule(NvrtcCompiler.Image image) {
         CUmodule m = new CUmodule();
         JITOptions jit = new JITOptions();
         jit.putInt(CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, JIT_LOG_BYTES);
         jit.putBytes(CU_JIT_ERROR_LOG_BUFFER, new byte[JIT_LOG_BYTES]);
-        byte[] image = (ptx + '\0').getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-        int result = JCudaDriver.cuModuleLoadDataJIT(m, Pointer.to(image), jit);
+        int result = JCudaDriver.cuModuleLoadDataJIT(m, Pointer.to(image.bytes()), jit);
         if (result != CUresult.CUDA_SUCCESS) {
             String log = jit.getString(CU_JIT_ERROR_LOG_BUFFER);
-            CudaErrors.check(result, "loading the NVRTC " + NvrtcCompiler.version() + " PTX of kernels/ on "
-                    + info.name() + (log == null || log.isBlank() ? "" : " (" + log.strip() + ")"));
+            CudaErrors.check(result, "loading the NVRTC " + NvrtcCompiler.version() + " " + image.describe()
+                    + " of kernels/ on " + info.name() + (log == null || log.isBlank() ? "" : " (" + log.strip() + ")"));
         }
         return m;
+    }
+
+    /** With BPTT_CUDA_SYNC=1: waits for what was just queued, so a fault is reported by the call that caused it. */
+    private void syncIfAsked(String what) {
+        if (syncEachCall) {
+            CudaErrors.check(JCudaDriver.cuStreamSynchronize(stream), what + " (execution)");
+        }
     }
 
     /** Queues one kernel on the stream; every buffer becomes (device pointer, int offset), as the ABI says. */
@@ -279,9 +320,7 @@ public final class CudaBackend extends AbstractBackend {
         }
         CudaErrors.check(JCudaDriver.cuLaunchKernel(f, cfg.grid(), 1, 1, cfg.block(), 1, 1, cfg.sharedBytes(), stream,
                 Pointer.to(params.toArray(new Pointer[0])), null), "kernel " + cfg);
-        if (SYNC_EACH_LAUNCH) {
-            CudaErrors.check(JCudaDriver.cuStreamSynchronize(stream), "kernel " + cfg + " (execution)");
-        }
+        syncIfAsked("kernel " + cfg);
     }
 
     @Override
@@ -392,7 +431,7 @@ public final class CudaBackend extends AbstractBackend {
         }
     }
 
-    /** Frees everything this backend created, best effort (used by close and by a failed open). */
+    /** Frees everything this backend created, best effort (used by close and by a failed open); the context stays. */
     private void release() {
         JCudaDriver.cuCtxSetCurrent(context);
         for (CudaMemory m : live.keySet()) {
@@ -415,6 +454,5 @@ public final class CudaBackend extends AbstractBackend {
             JCudaDriver.cuStreamDestroy(stream);
             streamCreated = false;
         }
-        JCudaDriver.cuDevicePrimaryCtxRelease(device);
     }
 }

@@ -3,6 +3,7 @@ package bptt.backend.cuda;
 
 import bptt.backend.DeviceOutOfMemoryException;
 import jcuda.driver.CUresult;
+import jcuda.driver.JCudaDriver;
 import jcuda.jcublas.cublasStatus;
 
 import java.util.Locale;
@@ -24,7 +25,19 @@ final class CudaErrors {
     /** Throws unless a driver API call succeeded. */
     static void check(int result, String what) {
         if (result != CUresult.CUDA_SUCCESS) {
-            throw new CudaFailure(what + " failed: " + CUresult.stringFor(result) + hint(result), result);
+            throw new CudaFailure(what + " failed: " + CUresult.stringFor(result) + driverText(result) + hint(result),
+                    result);
+        }
+    }
+
+    /** The driver's own words for an error (cuGetErrorString), in parentheses, or "" when it has none. */
+    static String driverText(int result) {
+        try {
+            String[] text = new String[1];
+            return JCudaDriver.cuGetErrorString(result, text) == CUresult.CUDA_SUCCESS && text[0] != null
+                    ? " (" + text[0] + ")" : "";
+        } catch (LinkageError e) {
+            return "";
         }
     }
 

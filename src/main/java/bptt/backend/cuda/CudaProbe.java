@@ -32,15 +32,25 @@ import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABI
 final class CudaProbe {
     private CudaProbe() { }
 
+    /** Set to 1 to let the cuda backend run on bptt's CUDA emulator (the test build's libcuda.so.1). */
+    static final String EMULATOR_VARIABLE = "BPTT_CUDA_EMULATOR";
+
     /** One GPU as the driver reports it. */
     record Device(int ordinal, String name, int major, int minor, long totalBytes) {
         String describe() {
-            return ordinal + ": " + name + " (sm_" + major + minor + ", " + CudaErrors.bytes(totalBytes) + ")";
+            return ordinal + ": " + name + " (sm_" + major + minor + ", " + CudaErrors.bytes(totalBytes) + ")"
+                    + (emulated() ? " [emulated on the host: not a GPU]" : "");
         }
+
+        /** bptt's test emulator names its devices "bptt CUDA emulator (...)"; no GPU has that word in its name. */
+        boolean emulated() { return name.toLowerCase(Locale.ROOT).contains("emulator"); }
     }
 
     /** Available with devices and versions, or the reason it is not. */
-    record Result(boolean available, String reason, List<Device> devices, int driverVersion) { }
+    record Result(boolean available, String reason, List<Device> devices, int driverVersion) {
+        /** True when the devices are bptt's emulator, which {@code auto} must never pick. */
+        boolean emulated() { return devices.stream().anyMatch(Device::emulated); }
+    }
 
     private static Result cached;
 
@@ -64,7 +74,8 @@ final class CudaProbe {
             if (init != CUresult.CUDA_SUCCESS) {
                 return no(init == CUresult.CUDA_ERROR_NO_DEVICE
                         ? "no CUDA device: the driver is installed but sees no GPU (check nvidia-smi and CUDA_VISIBLE_DEVICES)"
-                        : "cuInit failed: " + CUresult.stringFor(init) + CudaErrors.hint(init));
+                        : "cuInit failed: " + CUresult.stringFor(init) + CudaErrors.driverText(init)
+                        + CudaErrors.hint(init));
             }
             int[] version = new int[1];
             CudaErrors.check(JCudaDriver.cuDriverGetVersion(version), "cuDriverGetVersion");
@@ -81,8 +92,15 @@ final class CudaProbe {
             for (int i = 0; i < count[0]; i++) {
                 devices.add(device(i));
             }
-            return new Result(true, "CUDA " + cudaVersion(version[0]) + " driver, " + devices.size() + " device(s)",
-                    List.copyOf(devices), version[0]);
+            if (devices.stream().anyMatch(Device::emulated) && !"1".equals(System.getenv(EMULATOR_VARIABLE))) {
+                return no("the libcuda.so.1 on the library path is bptt's CUDA emulator (" + devices.get(0).name()
+                        + "), not an NVIDIA driver: it runs the cuda backend on the CPU for tests. Set "
+                        + EMULATOR_VARIABLE + "=1 to use it, or take it off LD_LIBRARY_PATH");
+            }
+            boolean emulated = devices.stream().anyMatch(Device::emulated);
+            return new Result(true, "CUDA " + cudaVersion(version[0]) + (emulated ? " driver EMULATED on the host"
+                    + " (" + EMULATOR_VARIABLE + "=1; never chosen by auto), " : " driver, ") + devices.size()
+                    + " device(s)", List.copyOf(devices), version[0]);
         } catch (LinkageError | CudaException | CudaErrors.CudaFailure e) {
             return no(explain(e));
         }

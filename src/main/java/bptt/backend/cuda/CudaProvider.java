@@ -7,7 +7,10 @@ import bptt.backend.BackendProvider;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The cuda backend kind: available when JCuda's natives, driver, NVRTC 12, cuBLAS 12 and a GPU are all here. */
+/**
+ * The cuda backend kind: available when JCuda's natives, driver, NVRTC 12, cuBLAS 12 and a GPU are all here, or
+ * bptt's CUDA emulator with BPTT_CUDA_EMULATOR=1 (which {@code auto} never picks).
+ */
 public final class CudaProvider implements BackendProvider {
     @Override
     public String name() { return "cuda"; }
@@ -25,6 +28,16 @@ public final class CudaProvider implements BackendProvider {
 
     @Override
     public Backend open(int device) { return CudaBackend.open(device); }
+
+    /** Never the emulator: it runs on the CPU, for tests, and must not pass for a GPU. */
+    @Override
+    public boolean preferredForAuto() {
+        try {
+            return probe().available() && !CudaProbe.get().emulated();
+        } catch (LinkageError e) {
+            return false;
+        }
+    }
 
     @Override
     public List<String> devices() {

@@ -180,6 +180,10 @@ public final class OpenClBackend extends AbstractBackend {
     @Override
     public long maxTensorFloats() { return Math.min(Integer.MAX_VALUE, device.maxAllocBytes() / Float.BYTES); }
 
+    /** The device's global memory less what bptt holds on it (other programs' use is not visible in OpenCL 1.2). */
+    @Override
+    public long availableBytes() { return Math.max(0, device.globalMemBytes() - allocatedBytes()); }
+
     // ---- memory ----------------------------------------------------------------------------
 
     private static cl_mem mem(Tensor t) { return ((ClMemory) t.memory()).mem; }

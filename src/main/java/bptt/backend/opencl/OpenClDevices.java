@@ -42,6 +42,11 @@ public final class OpenClDevices {
         static final Availability RESULT = run();
 
         private static Availability run() {
+            String missing = missingLibrary("libOpenCL.so.1", "libOpenCL.so");
+            if (missing != null) {
+                return Availability.no("the OpenCL library (libOpenCL.so.1) could not be loaded (" + missing + "); "
+                        + INSTALL_HINT);
+            }
             try {
                 List<Device> devices = list();
                 if (devices.isEmpty()) {
@@ -58,6 +63,27 @@ public final class OpenClDevices {
                 return Availability.no("OpenCL failed while listing devices: " + e + "; " + INSTALL_HINT);
             }
         }
+    }
+
+    /**
+     * Why the OpenCL loader library cannot be opened, or null when it can (or when that cannot be
+     * told without JOCL). Asked first because JOCL prints "Could not load libOpenCL.so.1" lines to
+     * stdout when it fails, noise on every machine without OpenCL; dlopen through JavaCPP's loader
+     * (bundled for the cpu backend) fails silently with the same reason.
+     */
+    static String missingLibrary(String... names) {
+        StringBuilder reasons = new StringBuilder();
+        for (String name : names) {
+            try {
+                org.bytedeco.javacpp.Loader.loadGlobal(name);
+                return null;
+            } catch (UnsatisfiedLinkError e) {
+                reasons.append(reasons.length() == 0 ? "" : "; ").append(e.getMessage());
+            } catch (LinkageError | RuntimeException noLoader) {
+                return null;  // JavaCPP cannot load here: let JOCL try and say why
+            }
+        }
+        return reasons.toString();
     }
 
     /** Whether OpenCL can run here, and why not. Never throws. */

@@ -36,6 +36,13 @@ public final class CpuRefBackend extends AbstractBackend {
     @Override
     public long maxTensorFloats() { return maxTensorFloats; }
 
+    /** Tensors are double[] on the Java heap: each float32 byte asked for takes two bytes of heap. */
+    @Override
+    public long availableBytes() {
+        Runtime rt = Runtime.getRuntime();
+        return (rt.maxMemory() - (rt.totalMemory() - rt.freeMemory())) / 2;
+    }
+
     public boolean isFloat64() { return float64; }
 
     @Override

@@ -1,19 +1,22 @@
 // CudaAbsenceTest: probing cuda never throws, explains what is missing, and `auto` falls through without it.
 package bptt.backend.cuda;
 
-import bptt.backend.Backend;
 import bptt.backend.BackendProvider;
-import bptt.backend.BackendUnavailableException;
 import bptt.backend.Backends;
 import bptt.backend.DeviceOutOfMemoryException;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+/**
+ * The reasons and messages of an absent or failing CUDA, as pure functions of the loader's and
+ * driver's errors. The machine-level cases (no libcuda.so.1, the emulator without
+ * BPTT_CUDA_EMULATOR=1, a driver too old) run in child JVMs in {@link CudaBackendTest}, since
+ * the test JVM itself has the emulated driver.
+ */
 class CudaAbsenceTest {
 
     @Test
@@ -28,20 +31,6 @@ class CudaAbsenceTest {
             assertTrue(cuda.devices().isEmpty());
             assertFalse(cuda.preferredForAuto());
         }
-    }
-
-    @Test
-    void withoutCudaAutoFallsThroughAndNamingCudaGivesTheReason() {
-        BackendProvider.Availability a = Backends.provider("cuda").probe();
-        if (a.available()) {
-            return; // a GPU machine: scripts/gpu-check covers this side
-        }
-        try (Backend auto = Backends.open("auto", -1)) {
-            assertNotEquals("cuda", auto.name());
-        }
-        BackendUnavailableException e = assertThrows(BackendUnavailableException.class, () -> Backends.open("cuda", -1));
-        assertEquals("cuda unavailable: " + a.reason(), e.getMessage());
-        assertThrows(BackendUnavailableException.class, () -> CudaBackend.open(0));
     }
 
     @Test
@@ -74,17 +63,6 @@ class CudaAbsenceTest {
     }
 
     @Test
-    void onThisMachineTheProbeNamesTheMissingLibraries() {
-        BackendProvider.Availability a = Backends.provider("cuda").probe();
-        if (a.available()) {
-            return;
-        }
-        assertTrue(a.reason().matches("(?s).*(not found|no CUDA device|driver|cuInit).*"), a.reason());
-        assertFalse(a.reason().contains("Exception"), a.reason());
-        assertFalse(a.reason().contains("\tat "), "no stack trace in the reason: " + a.reason());
-    }
-
-    @Test
     void outOfMemoryGivesSizesAndAHint() {
         DeviceOutOfMemoryException e = CudaErrors.outOfMemory(3L << 30, 1L << 29, 8L << 30, 5L << 30);
         String m = e.getMessage();
@@ -100,14 +78,16 @@ class CudaAbsenceTest {
         assertTrue(CudaErrors.hint(jcuda.driver.CUresult.CUDA_ERROR_SYSTEM_DRIVER_MISMATCH).contains("reboot"));
         CudaErrors.CudaFailure f = assertThrows(CudaErrors.CudaFailure.class,
                 () -> CudaErrors.check(jcuda.driver.CUresult.CUDA_ERROR_LAUNCH_FAILED, "kernel bias_tanh<<<1, 32, 0>>>"));
-        assertEquals("kernel bias_tanh<<<1, 32, 0>>> failed: CUDA_ERROR_LAUNCH_FAILED", f.getMessage());
+        assertTrue(f.getMessage().startsWith("kernel bias_tanh<<<1, 32, 0>>> failed: CUDA_ERROR_LAUNCH_FAILED"),
+                f.getMessage());
         assertEquals("12.4", CudaProbe.cudaVersion(12040));
     }
 
     @Test
     void nvrtcTargetsTheDeviceOrTheHighestArchitectureBelowIt() {
         int[] archs = {50, 52, 60, 70, 75, 80, 86, 89, 90};
-        assertEquals(java.util.List.of("--gpu-arch=compute_86", "--std=c++17"), NvrtcCompiler.options(86, archs));
+        assertEquals(java.util.List.of("-arch=sm_86", "-std=c++17"), NvrtcCompiler.options(86, archs));  // CUBIN
+        assertEquals(java.util.List.of("-arch=compute_86", "-std=c++17"), NvrtcCompiler.options(87, archs));  // PTX
         assertEquals(89, NvrtcCompiler.targetArch(89, archs));
         assertEquals(90, NvrtcCompiler.targetArch(120, archs));  // a GPU newer than this NVRTC: its PTX still JITs
         assertEquals(86, NvrtcCompiler.targetArch(87, archs));  // PTX for compute_86 JITs on any cc >= 8.6
