@@ -65,41 +65,7 @@ class CublasGemmPathTest {
                                 (float) args[4], (float) args[5], (Tensor) args[6]);
                         return null;
                     }
-                    if (method.getName().equals("tanhStepForward")) {     // CudaBackend runs the unfused default
-                        Tensor pre = (Tensor) args[3];
-                        gemm(false, (Tensor) args[0], true, (Tensor) args[1], 1f, 1f, pre);
-                        ref.biasTanh(pre, (Tensor) args[2]);
-                        return null;
-                    }
-                    if (method.getName().equals("tanhStepBackward")) {
-                        Tensor da = (Tensor) args[2];
-                        Tensor dnext = (Tensor) args[3];
-                        ref.tanhCellBackward((Tensor) args[0], dnext, da);
-                        gemm(false, da, false, (Tensor) args[1], 1f, 0f, dnext);
-                        return null;
-                    }
-                    if (method.getName().equals("lstmStepForward")) {  // and the cells' default hooks too
-                        gemm(false, (Tensor) args[0], true, (Tensor) args[2], 1f, 1f, (Tensor) args[5]);
-                        ref.lstmCellForward((Tensor) args[5], (Tensor) args[3], (Tensor) args[4], (Tensor) args[1],
-                                (Tensor) args[6], (Tensor) args[7]);
-                        return null;
-                    }
-                    if (method.getName().equals("lstmStepBackward")) {
-                        ref.lstmCellBackward((Tensor) args[0], (Tensor) args[1], (Tensor) args[2], (Tensor) args[4],
-                                (Tensor) args[6], (Tensor) args[5]);
-                        gemm(false, (Tensor) args[0], false, (Tensor) args[3], 1f, 0f, (Tensor) args[6]);
-                        return null;
-                    }
-                    if (method.getName().equals("gruStepForward")) {
-                        gemm(false, (Tensor) args[0], true, (Tensor) args[1], 1f, 0f, (Tensor) args[5]);
-                        ref.gruCellForward((Tensor) args[4], (Tensor) args[5], (Tensor) args[2], (Tensor) args[3],
-                                (Tensor) args[0], (Tensor) args[6], (Tensor) args[7]);
-                        return null;
-                    }
-                    if (method.getName().equals("gruStepBackward")) {
-                        ref.gruCellBackward((Tensor) args[0], (Tensor) args[1], (Tensor) args[2], (Tensor) args[4],
-                                (Tensor) args[6], (Tensor) args[5]);
-                        gemm(false, (Tensor) args[5], false, (Tensor) args[3], 1f, 1f, (Tensor) args[6]);
+                    if (stepAsCudaRunsIt(method.getName(), args)) {
                         return null;
                     }
                     try {
@@ -108,6 +74,45 @@ class CublasGemmPathTest {
                         throw e.getCause();
                     }
                 });
+
+        /**
+         * A cell's time step as CudaBackend runs it (AbstractBackend's default hooks): the recurrent
+         * GEMM through the cuBLAS path and the cell's kernel on cpu-ref. False for other ops.
+         */
+        private boolean stepAsCudaRunsIt(String op, Object[] a) {
+            switch (op) {
+                case "tanhStepForward" -> {
+                    gemm(false, t(a, 0), true, t(a, 1), 1f, 1f, t(a, 3));
+                    ref.biasTanh(t(a, 3), t(a, 2));
+                }
+                case "tanhStepBackward" -> {
+                    ref.tanhCellBackward(t(a, 0), t(a, 3), t(a, 2));
+                    gemm(false, t(a, 2), false, t(a, 1), 1f, 0f, t(a, 3));
+                }
+                case "lstmStepForward" -> {
+                    gemm(false, t(a, 0), true, t(a, 2), 1f, 1f, t(a, 5));
+                    ref.lstmCellForward(t(a, 5), t(a, 3), t(a, 4), t(a, 1), t(a, 6), t(a, 7));
+                }
+                case "lstmStepBackward" -> {
+                    ref.lstmCellBackward(t(a, 0), t(a, 1), t(a, 2), t(a, 4), t(a, 6), t(a, 5));
+                    gemm(false, t(a, 0), false, t(a, 3), 1f, 0f, t(a, 6));
+                }
+                case "gruStepForward" -> {
+                    gemm(false, t(a, 0), true, t(a, 1), 1f, 0f, t(a, 5));
+                    ref.gruCellForward(t(a, 4), t(a, 5), t(a, 2), t(a, 3), t(a, 0), t(a, 6), t(a, 7));
+                }
+                case "gruStepBackward" -> {
+                    ref.gruCellBackward(t(a, 0), t(a, 1), t(a, 2), t(a, 4), t(a, 6), t(a, 5));
+                    gemm(false, t(a, 5), false, t(a, 3), 1f, 1f, t(a, 6));
+                }
+                default -> {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        private static Tensor t(Object[] args, int i) { return (Tensor) args[i]; }
 
         private void gemm(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c) {
             Map<DeviceMemory, float[]> before = snapshot(ref, a, b, c);
@@ -229,10 +234,8 @@ class CublasGemmPathTest {
         }
     }
 
-    @ParameterizedTest(name = "layers={0}")
-    @ValueSource(ints = {1, 2})
-    void denseInputRunMatchesCpuRefAndCoversEveryGemm(int layers) {
-        RnnConfig cfg = new RnnConfig(D, false, H, layers, V);
+    /** One forward+backward through the cuBLAS path and one on plain cpu-ref: loss and gradients must agree. */
+    private static CublasOnHost runMatchingCpuRef(RnnConfig cfg) {
         CublasOnHost host = new CublasOnHost();
         float[] lossCublas = new float[1];
         float[] lossRef = new float[1];
@@ -240,6 +243,14 @@ class CublasGemmPathTest {
         double[] gradsRef = run(CpuRefBackend.float32(), cfg, lossRef);
         assertEquals(lossRef[0], lossCublas[0], 1e-5 * Math.abs(lossRef[0]), "loss");
         assertClose("gradient slab", gradsRef, gradsCublas);
+        return host;
+    }
+
+    @ParameterizedTest(name = "layers={0}")
+    @ValueSource(ints = {1, 2})
+    void denseInputRunMatchesCpuRefAndCoversEveryGemm(int layers) {
+        RnnConfig cfg = new RnnConfig(D, false, H, layers, V);
+        CublasOnHost host = runMatchingCpuRef(cfg);
 
         Map<String, Integer> kinds = new TreeMap<>();
         for (Recorded r : host.calls) {
@@ -270,13 +281,7 @@ class CublasGemmPathTest {
     void cellRunsMatchCpuRefThroughTheCublasPath(String cellName) {
         Cell cell = Cell.parse(cellName);
         RnnConfig cfg = new RnnConfig(D, false, H, 2, V, cell);
-        CublasOnHost host = new CublasOnHost();
-        float[] lossCublas = new float[1];
-        float[] lossRef = new float[1];
-        double[] gradsCublas = run(host.backend, cfg, lossCublas);
-        double[] gradsRef = run(CpuRefBackend.float32(), cfg, lossRef);
-        assertEquals(lossRef[0], lossCublas[0], 1e-5 * Math.abs(lossRef[0]), "loss");
-        assertClose("gradient slab", gradsRef, gradsCublas);
+        CublasOnHost host = runMatchingCpuRef(cfg);
         ParameterLayout layout = new ParameterLayout(cfg);
         java.util.Set<Long> whh = java.util.Set.of(layout.entry(ParameterLayout.waa(0)).start(),
                 layout.entry(ParameterLayout.waa(1)).start());
@@ -293,13 +298,7 @@ class CublasGemmPathTest {
     @Test
     void tokenInputTwoLayerRunMatchesCpuRef() {
         RnnConfig cfg = RnnConfig.charModel(V, H, 2);
-        CublasOnHost host = new CublasOnHost();
-        float[] lossCublas = new float[1];
-        float[] lossRef = new float[1];
-        double[] gradsCublas = run(host.backend, cfg, lossCublas);
-        double[] gradsRef = run(CpuRefBackend.float32(), cfg, lossRef);
-        assertEquals(lossRef[0], lossCublas[0], 1e-5 * Math.abs(lossRef[0]), "loss");
-        assertClose("gradient slab", gradsRef, gradsCublas);
+        CublasOnHost host = runMatchingCpuRef(cfg);
         // recurrent + dnext per layer and step; per chunk: layer 1 input projection and dx, output, dWya, dh,
         // dWaa per layer, dWax1
         int chunks = (T + CHUNK - 1) / CHUNK;
