@@ -40,6 +40,16 @@ final class Loops {
         }
     }
 
+    /**
+     * da = (1 − a²)·(da + dnext): a backward time step's elementwise part, the same two
+     * roundings as axpy(1, dnext, da) then tanhBackward(a, da).
+     */
+    static void tanhStepBackward(float[] a, float[] da, float[] dnext, int n) {
+        for (int i = 0; i < n; i++) {
+            da[i] = (1f - a[i] * a[i]) * (da[i] + dnext[i]);
+        }
+    }
+
     /** p = p − step·g, in double as cpu-ref does. */
     static void sgd(float[] p, float[] g, double step, int n) {
         for (int i = 0; i < n; i++) {

@@ -1,0 +1,194 @@
+// RecurrentSteps: one tanh time step, forward or backward, as one fused pass over packed Waa (the cpu backend's recurrence).
+package bptt.backend.cpu;
+
+import bptt.tensor.Tensor;
+
+import java.nio.FloatBuffer;
+
+/**
+ * The recurrent step with Waa packed once per sweep ({@link PackedWeights}) and multiplied by
+ * {@link VectorKernels}' register-blocked tile, so no step repacks or re-reads a cold Waa:
+ * <pre>
+ *   forward:   pre (B,H) = tanh(pre + hPrev·Waaᵀ + bias)        W = Waaᵀ packed, bias+tanh on the tile in registers' wake
+ *   backward:  da (B,H)  = (1 − a²) ⊙ (da + dnext)               one elementwise pass
+ *              dnext (B,H) = da·Waa                              W = Waa packed
+ * </pre>
+ * Columns are split over the team in strips when the step has at least {@code grain}
+ * multiply-adds per part; a small batch (B=1, H=256: 65K) runs on the calling thread alone,
+ * with no hand-off at all. Each output element is the same fma sequence whatever the split,
+ * so results are bitwise the same for any thread count.
+ */
+final class RecurrentSteps {
+    /** k-block of the tile loop: a block of one strip (128 × STRIP floats) stays in L1 across the rows. */
+    private static final int KC = 128;
+
+    private final ThreadTeam team;
+    private final PackedWeights packs;
+    private final long grain;
+    private final long rowGrain;
+    private final float[][] tiles;
+    private final float[][] biasSlices;
+    private final float[][][] rowScratch;
+    private final ThreadTeam.Task forwardTask = this::forwardStrips;
+    private final ThreadTeam.Task backwardTask = this::backwardStrips;
+    private final ThreadTeam.Task dpreTask = this::dpreRows;
+    /** The A operand of the current step, (B, H) row-major: hPrev forward, dpre backward. */
+    private float[] operand = new float[0];
+    // The current step, read by the parts.
+    private PackedWeights.Packed w;
+    private int batch;
+    private int hidden;
+    private FloatBuffer out;      // the strips pass writes here: pre forward, dnext backward
+    private int outOff;
+    private FloatBuffer bias;     // forward
+    private int biasOff;
+    private FloatBuffer act;      // backward: a, da and dnext for the dpre pass
+    private int actOff;
+    private FloatBuffer grad;
+    private int gradOff;
+    private FloatBuffer next;
+    private int nextOff;
+
+    /**
+     * Splits steps of at least {@code grain} multiply-adds per part, and the backward
+     * elementwise pass at {@code rowGrain} elements per part, over {@code team}.
+     */
+    RecurrentSteps(ThreadTeam team, PackedWeights packs, long grain, long rowGrain) {
+        this.team = team;
+        this.packs = packs;
+        this.grain = grain;
+        this.rowGrain = rowGrain;
+        this.tiles = new float[team.size()][0];
+        this.biasSlices = new float[team.size()][VectorKernels.STRIP];
+        this.rowScratch = new float[team.size()][3][0];
+    }
+
+    /** pre = tanh(pre + hPrev·Waaᵀ + bias); false (nothing done) when Waa is too large to pack. */
+    boolean forward(Tensor hPrev, Tensor waa, Tensor bias, Tensor pre) {
+        w = packs.get(waa, true);
+        if (w == null) {
+            return false;
+        }
+        begin(pre);
+        CpuMemory.buffer(hPrev).get(CpuMemory.offset(hPrev), operand, 0, batch * hidden);
+        this.bias = CpuMemory.buffer(bias);
+        this.biasOff = CpuMemory.offset(bias);
+        team.runParts(forwardTask, w.strips.length, stripParts());
+        end();
+        return true;
+    }
+
+    /** da = (1 − a²)·(da + dnext), then dnext = da·Waa; false (nothing done) when Waa is too large to pack. */
+    boolean backward(Tensor a, Tensor waa, Tensor da, Tensor dnext) {
+        w = packs.get(waa, false);
+        if (w == null) {
+            return false;
+        }
+        begin(dnext);
+        act = CpuMemory.buffer(a);
+        actOff = CpuMemory.offset(a);
+        grad = CpuMemory.buffer(da);
+        gradOff = CpuMemory.offset(da);
+        next = out;
+        nextOff = outOff;
+        team.run(dpreTask, batch, Math.max(1, rowGrain / hidden));
+        // Only now, when every part has read dnext, may the product overwrite it.
+        team.runParts(backwardTask, w.strips.length, stripParts());
+        end();
+        return true;
+    }
+
+    private void begin(Tensor target) {
+        batch = target.rows();
+        hidden = target.cols();
+        out = CpuMemory.buffer(target);
+        outOff = CpuMemory.offset(target);
+        if (operand.length < batch * hidden) {
+            operand = new float[batch * hidden];
+        }
+    }
+
+    private void end() {
+        w = null;
+        out = bias = act = grad = next = null;
+    }
+
+    /** Parts for the step's B·H·H multiply-adds, at most one per strip. */
+    private int stripParts() {
+        return Math.min(w.strips.length, team.partsFor((long) batch * w.k * w.n, grain));
+    }
+
+    /** Forward, strips [from, to): tile = out columns; tile += hPrev·W; tile = tanh(tile + bias); back to out. */
+    private void forwardStrips(int worker, int from, int to) {
+        float[] tile = tile(worker);
+        float[] slice = biasSlices[worker];
+        for (int s = from; s < to; s++) {
+            int col0 = s * VectorKernels.STRIP;
+            int width = Math.min(VectorKernels.STRIP, w.n - col0);
+            for (int r = 0; r < batch; r++) {
+                int t = r * VectorKernels.STRIP;
+                out.get(outOff + r * hidden + col0, tile, t, width);
+                java.util.Arrays.fill(tile, t + width, t + VectorKernels.STRIP, 0f);
+            }
+            bias.get(biasOff + col0, slice, 0, width);
+            java.util.Arrays.fill(slice, width, VectorKernels.STRIP, 0f);
+            multiply(s, tile);
+            VectorKernels.biasTanh(tile, batch, slice);
+            store(tile, col0, width);
+        }
+    }
+
+    /** Backward, strips [from, to): out columns = dpre·W. */
+    private void backwardStrips(int worker, int from, int to) {
+        float[] tile = tile(worker);
+        for (int s = from; s < to; s++) {
+            int col0 = s * VectorKernels.STRIP;
+            java.util.Arrays.fill(tile, 0, batch * VectorKernels.STRIP, 0f);
+            multiply(s, tile);
+            store(tile, col0, Math.min(VectorKernels.STRIP, w.n - col0));
+        }
+    }
+
+    /** tile (B, STRIP) += operand (B, k) · strip s of W, k-block by k-block. */
+    private void multiply(int s, float[] tile) {
+        for (int k0 = 0; k0 < w.k; k0 += KC) {
+            VectorKernels.multiplyAdd(operand, w.k, batch, w.strips[s], k0, Math.min(w.k, k0 + KC), tile);
+        }
+    }
+
+    private void store(float[] tile, int col0, int width) {
+        for (int r = 0; r < batch; r++) {
+            out.put(outOff + r * hidden + col0, tile, r * VectorKernels.STRIP, width);
+        }
+    }
+
+    /** Rows [from, to): da = (1 − a²)·(da + dnext), written to da and to the operand of the product. */
+    private void dpreRows(int worker, int from, int to) {
+        float[][] scratch = rowScratch[worker];
+        if (scratch[0].length < hidden) {
+            for (int i = 0; i < 3; i++) {
+                scratch[i] = new float[hidden];
+            }
+        }
+        float[] av = scratch[0];
+        float[] dav = scratch[1];
+        float[] nv = scratch[2];
+        for (int r = from; r < to; r++) {
+            int at = r * hidden;
+            act.get(actOff + at, av, 0, hidden);
+            grad.get(gradOff + at, dav, 0, hidden);
+            next.get(nextOff + at, nv, 0, hidden);
+            Loops.tanhStepBackward(av, dav, nv, hidden);
+            grad.put(gradOff + at, dav, 0, hidden);
+            System.arraycopy(dav, 0, operand, at, hidden);
+        }
+    }
+
+    private float[] tile(int worker) {
+        int n = batch * VectorKernels.STRIP;
+        if (tiles[worker].length < n) {
+            tiles[worker] = new float[n];
+        }
+        return tiles[worker];
+    }
+}
