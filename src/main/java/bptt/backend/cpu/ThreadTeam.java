@@ -1,38 +1,51 @@
-// ThreadTeam: the cpu backend's one team of threads; splits an index range over the caller and its workers.
+// ThreadTeam: the cpu backend's one team of threads; splits an index range in parts that the caller and its workers claim.
 package bptt.backend.cpu;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Runs a {@link Task} over [0, n) in at most {@code size} contiguous parts: the calling thread
- * does part 0, worker w does part w. It is the only set of threads the cpu backend computes on:
- * OpenBLAS runs single-threaded inside the parts (see {@link CpuBackend}), so the team never
- * oversubscribes the cores and no second pool spins against it.
+ * Runs a {@link Task} over [0, n) in at most {@code size} contiguous parts: part i is always
+ * [n·i/p, n·(i+1)/p), but whichever team thread is free claims the next part, the caller
+ * included. It is the only set of threads the cpu backend computes on: OpenBLAS runs
+ * single-threaded inside the parts (see {@link CpuBackend}), so the team never oversubscribes
+ * the cores and no second pool spins against it.
  *
- * <p>Hand-off: the caller writes the job (task, n, parts), then posts it to each participating
- * worker through that worker's own volatile slot. A worker reads the job only after seeing its
- * slot change, and the caller cannot write the next job before every participant has finished
- * (it waits for {@code pending} to reach zero), so a worker never mixes two jobs; a worker that
- * does not take part in a job is not posted at all. Nothing is allocated per call.
+ * <p>Claiming: the caller writes the job (task, n), then publishes it in {@code claim}, one
+ * word holding the job's number, its part count and its next unclaimed part, and posts the job
+ * number to the workers it wants. Every thread, the caller first, takes parts by
+ * compare-and-set on {@code claim}; a claim succeeds only while that job is still the current
+ * one and has parts left, so a worker that wakes late (descheduled by the OS, say) either takes
+ * a part of the job whose fields it read (the caller rewrites them only after every part has
+ * finished), or finds the job gone and uses nothing it read. The caller returns when
+ * every part has finished, and a part never waits for a worker that has not started: on a busy
+ * machine the caller does the parts itself. Which thread runs a part changes nothing: tasks use
+ * the worker index only to pick scratch space, so results depend on the parts alone.
  *
  * <p>Waiting: workers spin for {@link #SPIN_NANOS} after their last part (ops arrive back to back
- * within a training step), then park; the caller spins as long for the last part to finish, then
- * parks until the last worker unparks it. A parked thread costs nothing, so an idle backend, or
- * one that waits on BLAS or the disk, leaves the cores to others.
+ * within a training step), then park; the caller spins as long for running parts to finish,
+ * then parks until the last one unparks it. A parked thread costs nothing, so an idle backend,
+ * or one that waits on the disk, leaves the cores to others. Nothing is allocated per job.
  *
  * <p>After {@link #close} every {@link #run} throws {@link IllegalStateException}.
  */
 final class ThreadTeam implements AutoCloseable {
 
-    /** Work on indices [from, to) of one job; {@code worker} in [0, size) selects scratch space. */
+    /** Work on indices [from, to) of one job; {@code worker} in [0, size) selects scratch space only. */
     interface Task {
         void run(int worker, int from, int to);
     }
 
     /** How long an idle thread spins before it parks. */
     static final long SPIN_NANOS = 50_000;
+
+    /**
+     * Tests set this to delay workers between seeing a post and reading the job, the window in
+     * which the old WorkerPool could mix two jobs; null (a no-op) otherwise.
+     */
+    static volatile Runnable pauseAfterWake;
 
     /** One worker's mailbox, padded so that two workers' slots never share a cache line. */
     private static final class Slot {
@@ -47,27 +60,30 @@ final class ThreadTeam implements AutoCloseable {
         private long q0, q1, q2, q3, q4, q5, q6;
     }
 
-    /**
-     * Tests set this to delay workers between seeing a post and reading the job, the window in
-     * which the old WorkerPool could mix two jobs; null (a no-op) otherwise.
-     */
-    static volatile Runnable pauseAfterWake;
+    /** Bits of the claim word for a part index and for a part count: at most 4095 threads. */
+    private static final int PART_BITS = 12;
+    private static final long PART_MASK = (1L << PART_BITS) - 1;
 
     private final int size;
     private final Slot[] slots;
-    private final AtomicInteger pending = new AtomicInteger();
+    /** (job number << 2·PART_BITS) | (part count << PART_BITS) | next unclaimed part of that job. */
+    private final AtomicLong claim = new AtomicLong();
+    /** Parts of the current job that have finished. */
+    private final AtomicInteger done = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
     private volatile boolean callerSleeping;
     private volatile Thread caller;
     private long jobs;
     private long splitJobs;
-    // The current job: written by the caller before posting, read by participants after.
+    // The current job: written by the caller before it is published in claim.
     private Task task;
     private int n;
-    private int parts;
 
     ThreadTeam(int size) {
+        if (size > PART_MASK) {
+            throw new IllegalArgumentException("a team of " + size + " threads; at most " + PART_MASK);
+        }
         this.size = Math.max(1, size);
         this.slots = new Slot[this.size];
         for (int w = 1; w < this.size; w++) {
@@ -110,10 +126,10 @@ final class ThreadTeam implements AutoCloseable {
         splitJobs++;
         this.task = task;
         this.n = n;
-        this.parts = parts;
         this.caller = Thread.currentThread();
         failure.set(null);
-        pending.set(parts - 1);
+        done.set(0);
+        claim.set(jobs << 2 * PART_BITS | (long) parts << PART_BITS);
         for (int w = 1; w < parts; w++) {
             Slot slot = slots[w];
             slot.posted = jobs;
@@ -121,12 +137,8 @@ final class ThreadTeam implements AutoCloseable {
                 LockSupport.unpark(slot.thread);
             }
         }
-        try {
-            task.run(0, 0, bound(1));
-        } catch (RuntimeException | Error e) {
-            failure.compareAndSet(null, e);
-        }
-        awaitWorkers();
+        claimParts(jobs, 0);
+        awaitParts(parts);
         this.task = null;
         Throwable first = failure.getAndSet(null);
         if (first instanceof RuntimeException re) {
@@ -144,18 +156,44 @@ final class ThreadTeam implements AutoCloseable {
         }
     }
 
-    /** Start of part i of [0, n) split in {@code parts} near-equal parts. */
-    private int bound(int i) { return (int) ((long) n * i / parts); }
+    /**
+     * Runs parts of job {@code job} until none is left. The fields read here are the job's own
+     * whenever a claim succeeds: the caller rewrites them only after every part has finished,
+     * which is after this claim.
+     */
+    private void claimParts(long job, int worker) {
+        Task t = task;
+        int total = n;
+        while (true) {
+            long c = claim.get();
+            int part = (int) (c & PART_MASK);
+            int count = (int) (c >>> PART_BITS & PART_MASK);
+            if (c >>> 2 * PART_BITS != job || part >= count) {
+                return;
+            }
+            if (!claim.compareAndSet(c, c + 1)) {
+                continue;
+            }
+            try {
+                t.run(worker, (int) ((long) total * part / count), (int) ((long) total * (part + 1) / count));
+            } catch (RuntimeException | Error e) {
+                failure.compareAndSet(null, e);
+            }
+            if (done.incrementAndGet() == count && callerSleeping) {
+                LockSupport.unpark(caller);
+            }
+        }
+    }
 
-    private void awaitWorkers() {
+    private void awaitParts(int count) {
         long start = System.nanoTime();
-        for (int spins = 0; pending.get() != 0; spins++) {
+        for (int spins = 0; done.get() != count; spins++) {
             if ((spins & 63) != 63 || System.nanoTime() - start < SPIN_NANOS) {
                 Thread.onSpinWait();
                 continue;
             }
             callerSleeping = true;
-            if (pending.get() != 0) {
+            if (done.get() != count) {
                 LockSupport.park(this);
             }
             callerSleeping = false;
@@ -174,14 +212,7 @@ final class ThreadTeam implements AutoCloseable {
             if (pause != null) {
                 pause.run();
             }
-            try {
-                task.run(id, bound(id), bound(id + 1));
-            } catch (RuntimeException | Error e) {
-                failure.compareAndSet(null, e);
-            }
-            if (pending.decrementAndGet() == 0 && callerSleeping) {
-                LockSupport.unpark(caller);
-            }
+            claimParts(job, id);
         }
     }
 
