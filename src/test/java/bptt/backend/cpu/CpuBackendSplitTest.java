@@ -4,6 +4,8 @@ package bptt.backend.cpu;
 import bptt.rnn.RnnConfig;
 import bptt.tensor.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -31,12 +33,13 @@ class CpuBackendSplitTest extends CpuBackendCases {
     }
 
     /**
-     * Whole forward+backward passes give bitwise the same results on one thread and on three
-     * with every op split: every element is computed by the same operations in the same order
-     * whichever thread computes it (GEMM blocks are whole dot products in OpenBLAS's order).
+     * For a fixed thread count whole forward+backward passes are bitwise reproducible, with and
+     * without the vector kernels, every op split over three threads (fresh backends, so the
+     * parts land on other threads each time).
      */
-    @Test
-    void resultsDoNotDependOnThreadCount() {
+    @ParameterizedTest(name = "vector kernels {0}")
+    @ValueSource(booleans = {true, false})
+    void resultsAreReproducibleForAFixedThreadCount(boolean vector) {
         RnnConfig config = RnnConfig.charModel(65, 257, 2);
         int batch = 33, seqLen = 9;
         float[] inputs = new float[batch * seqLen];
@@ -46,31 +49,64 @@ class CpuBackendSplitTest extends CpuBackendCases {
             targets[i] = random.nextInt(65);
         }
         float[][] h0 = {randoms(batch * 257, 0.5), randoms(batch * 257, 0.5)};
+        CpuBackend.Tuning split = CpuBackend.Tuning.defaults().splitEverything().withVectorKernels(vector);
+        Result first;
+        Result second;
+        try (CpuBackend one = new CpuBackend(3, split)) {
+            first = pass(one, config, batch, seqLen, inputs, targets, h0);
+        }
+        try (CpuBackend two = new CpuBackend(3, split)) {
+            second = pass(two, config, batch, seqLen, inputs, targets, h0);
+        }
+        assertEquals(first.loss(), second.loss(), 0.0, "loss");
+        assertArrayEquals(first.grads(), second.grads(), "gradient slab bitwise");
+        assertArrayEquals(first.dh0()[0], second.dh0()[0], "dL/dh0 bitwise");
+        assertArrayEquals(first.finals()[1], second.finals()[1], "final state bitwise");
+    }
+
+    /**
+     * The Java kernels (the fused step, elementwise ops, reductions) give bitwise the same
+     * results on one thread and on three with every op split: each element is computed by the
+     * same operations in the same order whichever thread computes it.
+     */
+    @Test
+    void javaKernelsDoNotDependOnThreadCount() {
         CpuBackend.Tuning split = CpuBackend.Tuning.defaults().splitEverything();
-        Result one;
-        Result three;
-        try (CpuBackend single = new CpuBackend(1, split)) {
-            one = pass(single, config, batch, seqLen, inputs, targets, h0);
+        int b = 37, h = 300;
+        float[] w = randoms(h * h, 1.5 / Math.sqrt(h));
+        float[] x = randoms(b * h, 1);
+        float[] y = randoms(b * h, 1);
+        float[] bias = randoms(h, 1);
+        float[][] got = new float[2][];
+        double[] squares = new double[2];
+        int i = 0;
+        for (int threads : new int[]{1, 3}) {
+            try (CpuBackend be = new CpuBackend(threads, split)) {
+                Tensor waa = be.alloc(h, h);
+                Tensor pre = be.alloc(b, h);
+                Tensor da = be.alloc(b, h);
+                Tensor dnext = be.alloc(b, h);
+                Tensor bt = be.alloc(1, h);
+                Tensor sums = be.alloc(1, h);
+                be.upload(w, waa);
+                be.upload(x, pre);
+                be.upload(y, da);
+                be.upload(x, dnext);
+                be.upload(bias, bt);
+                be.tanhStepForward(dnext, waa, bt, pre);
+                be.tanhStepBackward(pre, waa, da, dnext);
+                be.biasTanh(da, bt);
+                be.sumRows(dnext, 0f, sums);
+                squares[i] = be.sumOfSquares(dnext);
+                float[] all = new float[3 * b * h + h];
+                System.arraycopy(be.download(pre), 0, all, 0, b * h);
+                System.arraycopy(be.download(da), 0, all, b * h, b * h);
+                System.arraycopy(be.download(dnext), 0, all, 2 * b * h, b * h);
+                System.arraycopy(be.download(sums), 0, all, 3 * b * h, h);
+                got[i++] = all;
+            }
         }
-        try (CpuBackend many = new CpuBackend(3, split)) {
-            three = pass(many, config, batch, seqLen, inputs, targets, h0);
-        }
-        assertEquals(one.loss(), three.loss(), 0.0, "loss");
-        assertArrayEquals(one.grads(), three.grads(), "gradient slab bitwise");
-        assertArrayEquals(one.dh0()[0], three.dh0()[0], "dL/dh0 bitwise");
-        assertArrayEquals(one.finals()[1], three.finals()[1], "final state bitwise");
-        float[] x = randoms(1001 * 65, 1);
-        try (CpuBackend single = new CpuBackend(1, split); CpuBackend many = new CpuBackend(3, split)) {
-            Tensor a = single.alloc(1001, 65);
-            Tensor b = many.alloc(1001, 65);
-            single.upload(x, a);
-            many.upload(x, b);
-            assertEquals(single.sumOfSquares(a), many.sumOfSquares(b), 0.0, "sumOfSquares bitwise");
-            Tensor sa = single.alloc(1, 65);
-            Tensor sb = many.alloc(1, 65);
-            single.sumRows(a, 0f, sa);
-            many.sumRows(b, 0f, sb);
-            assertArrayEquals(single.download(sa), many.download(sb), "sumRows bitwise");
-        }
+        assertArrayEquals(got[0], got[1], "step outputs, biasTanh and sumRows bitwise");
+        assertEquals(squares[0], squares[1], 0.0, "sumOfSquares bitwise");
     }
 }

@@ -11,6 +11,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The cases of {@link CpuBackendCases} as users run the backend: default split thresholds. */
 class CpuBackendTest extends CpuBackendCases {
@@ -24,6 +25,24 @@ class CpuBackendTest extends CpuBackendCases {
     @Test
     void openBlasRunsOnTheCallingThreadOnly() {
         assertEquals(1, OpenBlas.threads());
+    }
+
+    /**
+     * The latency path: a B=1, H=256 step (65K multiply-adds) runs on the calling thread with
+     * no hand-off; a B=32, H=512 step (8.4M) is split over the team.
+     */
+    @Test
+    void smallStepsStayOnTheCallingThread() {
+        Pair waa = random(256, 256);
+        Pair bias = random(1, 256);
+        Pair h = random(1, 256);
+        long before = cpu.team().splitJobs();
+        cpu.tanhStepForward(h.got(), waa.got(), bias.got(), random(1, 256).got());
+        cpu.tanhStepBackward(h.got(), waa.got(), random(1, 256).got(), random(1, 256).got());
+        assertEquals(before, cpu.team().splitJobs(), "B=1 H=256 steps split");
+        Pair big = random(512, 512);
+        cpu.tanhStepForward(random(32, 512).got(), big.got(), random(1, 512).got(), random(32, 512).got());
+        assertTrue(cpu.team().splitJobs() > before, "a B=32 H=512 step runs on the team");
     }
 
     /** Every op on a closed backend fails at once with one clear message, also ops large enough to split. */
