@@ -1,6 +1,7 @@
 // CpuBackendSplitTest: every op split over three threads with the Vector API kernels, against cpu-ref; thread-count independence.
 package bptt.backend.cpu;
 
+import bptt.conformance.TestBackends;
 import bptt.rnn.RnnConfig;
 import bptt.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -9,6 +10,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -20,6 +22,9 @@ class CpuBackendSplitTest extends CpuBackendCases {
     @Override
     CpuBackend open() {
         String reason = CpuBackend.vectorKernelsUnavailableReason();
+        if (TestBackends.required().contains("cpu")) {
+            assertNull(reason, "BPTT_REQUIRE_BACKENDS names cpu, so its Vector API kernels must run");
+        }
         assumeTrue(reason == null, "Vector API kernels unavailable: " + reason);
         return new CpuBackend(3, CpuBackend.Tuning.defaults().splitEverything());
     }
