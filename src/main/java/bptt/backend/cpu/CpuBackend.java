@@ -45,9 +45,13 @@ public final class CpuBackend extends AbstractBackend {
      * every op splits even at small shapes.
      */
     record Tuning(long cheapGrain, long mathGrain, long gemmGrain, long stepGrain, boolean vectorKernels) {
-        /** The defaults: a part is worth ~20-60 µs of one core; a B=1, H=256 step stays on one thread. */
+        /**
+         * The defaults: a part is worth ~50-300 µs of one core (memory-bound elements ~0.5 ns,
+         * exp or tanh elements ~10-20 ns, GEMM FLOPs ~0.01 ns); a B=1, H=256 step (65K
+         * multiply-adds, ~3 µs) stays on the calling thread.
+         */
         static Tuning defaults() {
-            return new Tuning(1 << 18, 1 << 17, 1 << 22, 1 << 18, VectorSupport.unavailableReason() == null);
+            return new Tuning(1 << 18, 1 << 14, 1 << 22, 1 << 18, VectorSupport.unavailableReason() == null);
         }
 
         /** Every op with at least two units of work splits over the team. */
