@@ -19,8 +19,12 @@ import java.nio.FloatBuffer;
  * so results are bitwise the same for any thread count.
  */
 final class RecurrentSteps {
-    /** k-block of the tile loop: a block of one strip (128 × STRIP floats) stays in L1 across the rows. */
-    private static final int KC = 128;
+    /**
+     * Blocking of the product, for L1 (48 KiB here): a k-block of one strip (KC × STRIP floats,
+     * 16 KiB) stays in L1 while it multiplies a block of MC rows of the tile (MC × STRIP, 16 KiB).
+     */
+    private static final int KC = 64;
+    private static final int MC = 64;
 
     private final ThreadTeam team;
     private final PackedWeights packs;
@@ -149,10 +153,14 @@ final class RecurrentSteps {
         }
     }
 
-    /** tile (B, STRIP) += operand (B, k) · strip s of W, k-block by k-block. */
+    /** tile (B, STRIP) += operand (B, k) · strip s of W, by blocks of MC rows and KC k. */
     private void multiply(int s, float[] tile) {
-        for (int k0 = 0; k0 < w.k; k0 += KC) {
-            VectorKernels.multiplyAdd(operand, w.k, batch, w.strips[s], k0, Math.min(w.k, k0 + KC), tile);
+        for (int r0 = 0; r0 < batch; r0 += MC) {
+            int rows = Math.min(MC, batch - r0);
+            for (int k0 = 0; k0 < w.k; k0 += KC) {
+                VectorKernels.multiplyAdd(operand, r0 * w.k, w.k, rows, w.strips[s], k0, Math.min(w.k, k0 + KC),
+                        tile, r0 * VectorKernels.STRIP);
+            }
         }
     }
 

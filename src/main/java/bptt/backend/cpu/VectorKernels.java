@@ -28,15 +28,15 @@ final class VectorKernels {
 
     /**
      * tile (rows, STRIP) += a (rows, [k0, k1)) · strip ([k0, k1), STRIP); a is row-major with
-     * stride lda, its row 0 at a[0].
+     * stride lda, its row 0 at a[a0]; the tile's row 0 is at tile[t0].
      */
-    static void multiplyAdd(float[] a, int lda, int rows, float[] strip, int k0, int k1, float[] tile) {
+    static void multiplyAdd(float[] a, int a0, int lda, int rows, float[] strip, int k0, int k1, float[] tile, int t0) {
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
-            rows4(a, r * lda, lda, strip, k0, k1, tile, r * STRIP);
+            rows4(a, a0 + r * lda, lda, strip, k0, k1, tile, t0 + r * STRIP);
         }
         for (; r < rows; r++) {
-            row1(a, r * lda, strip, k0, k1, tile, r * STRIP);
+            row1(a, a0 + r * lda, strip, k0, k1, tile, t0 + r * STRIP);
         }
     }
 
