@@ -61,6 +61,8 @@ public final class CpuBackend extends AbstractBackend {
     }
 
     private final Tuning tuning;
+    /** Whether the elementwise ops use {@link VectorLoops} (with the vector kernels). */
+    private final boolean vectorLoops;
     private final ThreadTeam team;
     private final TeamGemm gemm;
     private final PackedWeights packs;
@@ -120,6 +122,7 @@ public final class CpuBackend extends AbstractBackend {
         OpenBlas.setThreads(1);
         boolean vector = tuning.vectorKernels() && VectorSupport.unavailableReason() == null;
         this.tuning = tuning.withVectorKernels(vector);
+        this.vectorLoops = vector;
         this.team = new ThreadTeam(threads);
         this.gemm = new TeamGemm(team, tuning.gemmGrain());
         this.packs = vector ? new PackedWeights(team) : null;
@@ -297,7 +300,11 @@ public final class CpuBackend extends AbstractBackend {
                     case SGD -> {               // x = x − d0·y
                         x.get(xo + i, a, 0, n);
                         y.get(yo + i, b, 0, n);
-                        Loops.sgd(a, b, d0, n);
+                        if (vectorLoops) {
+                            VectorLoops.sgd(a, b, d0, n);
+                        } else {
+                            Loops.sgd(a, b, d0, 0, n);
+                        }
                         x.put(xo + i, a, 0, n);
                     }
                     case ADAM -> {              // x param, y grad, z m, w v
@@ -305,7 +312,13 @@ public final class CpuBackend extends AbstractBackend {
                         y.get(yo + i, b, 0, n);
                         z.get(zo + i, c, 0, n);
                         w.get(wo + i, d, 0, n);
-                        Loops.adam(a, b, c, d, n, f0, f1, f2, f3, d0, d1);
+                        double bias1 = Loops.adamBias(f1, d1);
+                        double bias2 = Loops.adamBias(f2, d1);
+                        if (vectorLoops) {
+                            VectorLoops.adam(a, b, c, d, n, f0, f1, f2, f3, d0, bias1, bias2);
+                        } else {
+                            Loops.adam(a, b, c, d, 0, n, f0, f1, f2, f3, d0, bias1, bias2);
+                        }
                         x.put(xo + i, a, 0, n);
                         z.put(zo + i, c, 0, n);
                         w.put(wo + i, d, 0, n);
@@ -314,7 +327,11 @@ public final class CpuBackend extends AbstractBackend {
                         x.get(xo + i, a, 0, n);
                         y.get(yo + i, b, 0, n);
                         z.get(zo + i, c, 0, n);
-                        Loops.adagrad(a, b, c, n, f0, f1, f2);
+                        if (vectorLoops) {
+                            VectorLoops.adagrad(a, b, c, n, f0, f1, f2);
+                        } else {
+                            Loops.adagrad(a, b, c, 0, n, f0, f1, f2);
+                        }
                         x.put(xo + i, a, 0, n);
                         z.put(zo + i, c, 0, n);
                     }
@@ -348,8 +365,10 @@ public final class CpuBackend extends AbstractBackend {
             float[] a = s.row(width);
             for (int r = 0; r < rows; r++) {
                 x.get(xo + r * cols + from, a, 0, width);
-                for (int j = 0; j < width; j++) {
-                    acc[j] += a[j];
+                if (vectorLoops) {
+                    VectorLoops.accumulate(acc, a, width);
+                } else {
+                    Loops.accumulate(acc, a, 0, width);
                 }
             }
             for (int j = 0; j < width; j++) {

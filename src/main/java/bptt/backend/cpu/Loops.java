@@ -1,7 +1,11 @@
 // Loops: the array inner loops of the cpu backend's elementwise ops (plain loops C2 can vectorise).
 package bptt.backend.cpu;
 
-/** Each method works on the first n elements of its arrays; formulas follow cpu-ref's. */
+/**
+ * Each method works on the first n elements of its arrays, or on [from, to); formulas follow
+ * cpu-ref's. {@link VectorLoops} computes some of them bitwise alike with the Vector API, where
+ * C2 does not vectorise the loop (double arithmetic on float arrays).
+ */
 final class Loops {
     private Loops() { }
 
@@ -50,19 +54,23 @@ final class Loops {
         }
     }
 
-    /** p = p − step·g, in double as cpu-ref does. */
-    static void sgd(float[] p, float[] g, double step, int n) {
-        for (int i = 0; i < n; i++) {
+    /** p = p − step·g for i in [from, to), in double as cpu-ref does. */
+    static void sgd(float[] p, float[] g, double step, int from, int to) {
+        for (int i = from; i < to; i++) {
             p[i] = (float) (p[i] - step * g[i]);
         }
     }
 
-    /** Adam (PyTorch's rule) on p, g, m, v; gradScale and step arrive as doubles. */
-    static void adam(float[] p, float[] g, float[] m, float[] v, int n, float lr, float beta1, float beta2,
-                     float eps, double gradScale, double step) {
-        double bias1 = 1 - Math.pow(beta1, step);
-        double bias2 = 1 - Math.pow(beta2, step);
-        for (int i = 0; i < n; i++) {
+    /** 1 − beta^step, Adam's bias correction. */
+    static double adamBias(float beta, double step) { return 1 - Math.pow(beta, step); }
+
+    /**
+     * Adam (PyTorch's rule) on p, g, m, v for i in [from, to); gradScale arrives as a double,
+     * the bias corrections from {@link #adamBias}.
+     */
+    static void adam(float[] p, float[] g, float[] m, float[] v, int from, int to, float lr, float beta1, float beta2,
+                     float eps, double gradScale, double bias1, double bias2) {
+        for (int i = from; i < to; i++) {
             double gi = gradScale * g[i];
             m[i] = (float) (beta1 * m[i] + (1 - (double) beta1) * gi);
             v[i] = (float) (beta2 * v[i] + (1 - (double) beta2) * gi * gi);
@@ -71,12 +79,19 @@ final class Loops {
         }
     }
 
-    /** Adagrad (min-char-rnn) on p, g, cache. */
-    static void adagrad(float[] p, float[] g, float[] cache, int n, float lr, float eps, float gradScale) {
-        for (int i = 0; i < n; i++) {
+    /** Adagrad (min-char-rnn) on p, g, cache for i in [from, to). */
+    static void adagrad(float[] p, float[] g, float[] cache, int from, int to, float lr, float eps, float gradScale) {
+        for (int i = from; i < to; i++) {
             double gi = (double) gradScale * g[i];
             cache[i] = (float) (cache[i] + gi * gi);
             p[i] = (float) (p[i] - lr * gi / Math.sqrt(cache[i] + eps));
+        }
+    }
+
+    /** acc[i] += x[i] in double, for i in [from, to). */
+    static void accumulate(double[] acc, float[] x, int from, int to) {
+        for (int i = from; i < to; i++) {
+            acc[i] += x[i];
         }
     }
 
