@@ -3,8 +3,8 @@ package bptt.backend.cpu;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -18,52 +18,87 @@ final class VectorLoops {
     private VectorLoops() { }
 
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
-    /** As many floats as D has doubles. */
-    private static final VectorSpecies<Float> F = VectorSpecies.of(float.class, VectorShape.forBitSize(D.length() * Float.SIZE));
+    /**
+     * The float species of {@link VectorKernels}, twice as many lanes as D. One float shape in the
+     * process: a second one (a 256-bit FloatVector beside the 512-bit one) pollutes the type
+     * profiles of the shared FloatVector code, and C2 then boxes every vector of the step
+     * kernel (measured: B=1 steps 25 times slower).
+     */
+    private static final VectorSpecies<Float> F = VectorKernels.SPECIES;
     private static final int L = D.length();
+    /** The upper half of F's lanes. */
+    private static final VectorMask<Float> UPPER = F.indexInRange(-L, L);
 
     private static FloatVector floats(float[] x, int i) { return FloatVector.fromArray(F, x, i); }
 
-    private static DoubleVector wide(FloatVector x) { return (DoubleVector) x.convertShape(VectorOperators.F2D, D, 0); }
+    /** Lanes [L·part, L·part + L) of x widened. */
+    private static DoubleVector wide(FloatVector x, int part) {
+        return (DoubleVector) x.convertShape(VectorOperators.F2D, D, part);
+    }
 
-    private static DoubleVector wide(float[] x, int i) { return wide(floats(x, i)); }
-
-    private static void narrow(DoubleVector v, float[] x, int i) {
-        ((FloatVector) v.convertShape(VectorOperators.D2F, F, 0)).intoArray(x, i);
+    /** x[i, i + 2L) = (float) lo, (float) hi. */
+    private static void narrow(DoubleVector lo, DoubleVector hi, float[] x, int i) {
+        FloatVector low = (FloatVector) lo.convertShape(VectorOperators.D2F, F, 0);
+        FloatVector high = (FloatVector) hi.convertShape(VectorOperators.D2F, F, -1);
+        low.blend(high, UPPER).intoArray(x, i);
     }
 
     /** {@link Loops#sgd} on [0, n). */
     static void sgd(float[] p, float[] g, double step, int n) {
         int i = 0;
-        for (; i + L <= n; i += L) {
-            narrow(wide(p, i).sub(wide(g, i).mul(step)), p, i);
+        for (; i + 2 * L <= n; i += 2 * L) {
+            FloatVector pv = floats(p, i);
+            FloatVector gv = floats(g, i);
+            narrow(wide(pv, 0).sub(wide(gv, 0).mul(step)), wide(pv, 1).sub(wide(gv, 1).mul(step)), p, i);
         }
         Loops.sgd(p, g, step, i, n);
     }
 
-    /** {@link Loops#adam} on [0, n): beta·m and beta·v are float products there, as here. */
+    /**
+     * {@link Loops#adam} on [0, n): beta·m and beta·v are float products there, as here, and the
+     * update reads m and v back as the floats just stored.
+     */
     static void adam(float[] p, float[] g, float[] m, float[] v, int n, float lr, float beta1, float beta2,
                      float eps, double gradScale, double bias1, double bias2) {
         double keep1 = 1 - (double) beta1;
         double keep2 = 1 - (double) beta2;
         int i = 0;
-        for (; i + L <= n; i += L) {
-            DoubleVector gi = wide(g, i).mul(gradScale);
-            narrow(wide(floats(m, i).mul(beta1)).add(gi.mul(keep1)), m, i);
-            narrow(wide(floats(v, i).mul(beta2)).add(gi.mul(keep2).mul(gi)), v, i);
-            DoubleVector denom = wide(v, i).div(bias2).sqrt().add(eps);
-            narrow(wide(p, i).sub(wide(m, i).div(bias1).mul(lr).div(denom)), p, i);
+        for (; i + 2 * L <= n; i += 2 * L) {
+            FloatVector gv = floats(g, i);
+            DoubleVector g0 = wide(gv, 0).mul(gradScale);
+            DoubleVector g1 = wide(gv, 1).mul(gradScale);
+            FloatVector m1 = floats(m, i).mul(beta1);
+            narrow(wide(m1, 0).add(g0.mul(keep1)), wide(m1, 1).add(g1.mul(keep1)), m, i);
+            FloatVector v1 = floats(v, i).mul(beta2);
+            narrow(wide(v1, 0).add(g0.mul(keep2).mul(g0)), wide(v1, 1).add(g1.mul(keep2).mul(g1)), v, i);
+            FloatVector mv = floats(m, i);
+            FloatVector vv = floats(v, i);
+            FloatVector pv = floats(p, i);
+            narrow(adamStep(wide(pv, 0), wide(mv, 0), wide(vv, 0), lr, eps, bias1, bias2),
+                    adamStep(wide(pv, 1), wide(mv, 1), wide(vv, 1), lr, eps, bias1, bias2), p, i);
         }
         Loops.adam(p, g, m, v, i, n, lr, beta1, beta2, eps, gradScale, bias1, bias2);
+    }
+
+    /** p − lr·(m / bias1) / (sqrt(v / bias2) + eps), in Loops' order. */
+    private static DoubleVector adamStep(DoubleVector p, DoubleVector m, DoubleVector v, float lr, float eps,
+                                         double bias1, double bias2) {
+        return p.sub(m.div(bias1).mul(lr).div(v.div(bias2).sqrt().add(eps)));
     }
 
     /** {@link Loops#adagrad} on [0, n): cache + eps is a float sum there, as here. */
     static void adagrad(float[] p, float[] g, float[] cache, int n, float lr, float eps, float gradScale) {
         int i = 0;
-        for (; i + L <= n; i += L) {
-            DoubleVector gi = wide(g, i).mul(gradScale);
-            narrow(wide(cache, i).add(gi.mul(gi)), cache, i);
-            narrow(wide(p, i).sub(gi.mul(lr).div(wide(floats(cache, i).add(eps)).sqrt())), p, i);
+        for (; i + 2 * L <= n; i += 2 * L) {
+            FloatVector gv = floats(g, i);
+            DoubleVector g0 = wide(gv, 0).mul(gradScale);
+            DoubleVector g1 = wide(gv, 1).mul(gradScale);
+            FloatVector cv = floats(cache, i);
+            narrow(wide(cv, 0).add(g0.mul(g0)), wide(cv, 1).add(g1.mul(g1)), cache, i);
+            FloatVector shifted = floats(cache, i).add(eps);
+            FloatVector pv = floats(p, i);
+            narrow(wide(pv, 0).sub(g0.mul(lr).div(wide(shifted, 0).sqrt())),
+                    wide(pv, 1).sub(g1.mul(lr).div(wide(shifted, 1).sqrt())), p, i);
         }
         Loops.adagrad(p, g, cache, i, n, lr, eps, gradScale);
     }
@@ -71,8 +106,10 @@ final class VectorLoops {
     /** {@link Loops#accumulate} on [0, n). */
     static void accumulate(double[] acc, float[] x, int n) {
         int i = 0;
-        for (; i + L <= n; i += L) {
-            DoubleVector.fromArray(D, acc, i).add(wide(x, i)).intoArray(acc, i);
+        for (; i + 2 * L <= n; i += 2 * L) {
+            FloatVector xv = floats(x, i);
+            DoubleVector.fromArray(D, acc, i).add(wide(xv, 0)).intoArray(acc, i);
+            DoubleVector.fromArray(D, acc, i + L).add(wide(xv, 1)).intoArray(acc, i + L);
         }
         Loops.accumulate(acc, x, i, n);
     }

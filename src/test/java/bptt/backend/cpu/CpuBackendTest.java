@@ -1,10 +1,14 @@
 // CpuBackendTest: the cpu backend with its default tuning (two threads) against cpu-ref; one thread team; use after close.
 package bptt.backend.cpu;
 
+import bptt.rnn.Rnn;
+import bptt.rnn.RnnConfig;
+import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.List;
 
@@ -43,6 +47,39 @@ class CpuBackendTest extends CpuBackendCases {
         Pair big = random(512, 512);
         cpu.tanhStepForward(random(32, 512).got(), big.got(), random(1, 512).got(), random(32, 512).got());
         assertTrue(cpu.team().splitJobs() > before, "a B=32 H=512 step runs on the team");
+    }
+
+    /**
+     * Next to no allocation per time step: a training pass at B=1 allocates less than 1 KB per
+     * step on the calling thread once compiled (the shape checks' argument arrays, ~180 bytes);
+     * a Vector API kernel that C2 fails to keep in registers boxes every vector instead, hundreds
+     * of kilobytes per step and 25 times slower (as a second FloatVector shape in the process
+     * once caused).
+     */
+    @Test
+    void trainingStepsAllocateAlmostNothingPerTimeStep() {
+        int seqLen = 100;
+        RnnConfig config = RnnConfig.charModel(65, 256, 1);
+        float[] ids = new float[seqLen];
+        for (int i = 0; i < seqLen; i++) {
+            ids[i] = random.nextInt(65);
+        }
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long self = Thread.currentThread().getId();
+        try (Rnn rnn = new Rnn(cpu, config); Workspace ws = rnn.workspace(1, seqLen)) {
+            rnn.initialize(3);
+            ws.setInputs(ids);
+            ws.setTargets(ids);
+            long bytes = 0;
+            for (int pass = 0; pass < 60; pass++) {
+                long before = threads.getThreadAllocatedBytes(self);
+                ws.forward();
+                ws.backward();
+                cpu.sgdUpdate(rnn.params(), rnn.grads(), 1e-3f, 1f);
+                bytes = threads.getThreadAllocatedBytes(self) - before;
+            }
+            assertTrue(bytes < 1000L * seqLen, "the last training pass allocated " + bytes + " bytes for " + seqLen + " steps");
+        }
     }
 
     /** Every op on a closed backend fails at once with one clear message, also ops large enough to split. */
