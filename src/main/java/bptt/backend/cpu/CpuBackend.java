@@ -126,7 +126,7 @@ public final class CpuBackend extends AbstractBackend {
         this.team = new ThreadTeam(threads);
         this.gemm = new TeamGemm(team, tuning.gemmGrain());
         this.packs = vector ? new PackedWeights(team) : null;
-        this.steps = vector ? new RecurrentSteps(team, packs, tuning.stepGrain(), tuning.cheapGrain()) : null;
+        this.steps = vector ? new RecurrentSteps(team, packs, tuning.stepGrain()) : null;
         this.scratch = new Scratch[team.size()];
         for (int i = 0; i < scratch.length; i++) {
             scratch[i] = new Scratch();

@@ -7,16 +7,18 @@ import java.nio.FloatBuffer;
 
 /**
  * The recurrent step with Waa packed once per sweep ({@link PackedWeights}) and multiplied by
- * {@link VectorKernels}' register-blocked tile, so no step repacks or re-reads a cold Waa:
+ * {@link VectorKernels}' register-blocked tile, so no step repacks Waa or streams it through a
+ * BLAS packing routine:
  * <pre>
- *   forward:   pre (B,H) = tanh(pre + hPrev·Waaᵀ + bias)        W = Waaᵀ packed, bias+tanh on the tile in registers' wake
- *   backward:  da (B,H)  = (1 − a²) ⊙ (da + dnext)               one elementwise pass
- *              dnext (B,H) = da·Waa                              W = Waa packed
+ *   forward:   pre (B,H) = tanh(pre + hPrev·Waaᵀ + bias)   W = Waaᵀ packed; bias+tanh on each tile while it is hot
+ *   backward:  da (B,H)  = (1 − a²) ⊙ (da + dnext)          one elementwise pass, split like the product
+ *              dnext (B,H) = da·Waa                         W = Waa packed
  * </pre>
  * Columns are split over the team in strips when the step has at least {@code grain}
- * multiply-adds per part; a small batch (B=1, H=256: 65K) runs on the calling thread alone,
- * with no hand-off at all. Each output element is the same fma sequence whatever the split,
- * so results are bitwise the same for any thread count.
+ * multiply-adds per part; a small step (B=1, H=256: 65K) runs on the calling thread alone,
+ * with no hand-off at all. Every part copies what it reads (hPrev forward) itself, so nothing
+ * runs serially on the caller while the team waits. Each output element is the same fma
+ * sequence whatever the split, so results are bitwise the same for any thread count.
  */
 final class RecurrentSteps {
     /**
@@ -25,19 +27,22 @@ final class RecurrentSteps {
      */
     private static final int KC = 64;
     private static final int MC = 64;
+    /** Elements per chunk of the backward elementwise pass. */
+    private static final int CHUNK = 2048;
 
     private final ThreadTeam team;
     private final PackedWeights packs;
     private final long grain;
-    private final long rowGrain;
     private final float[][] tiles;
     private final float[][] biasSlices;
-    private final float[][][] rowScratch;
+    private final float[][][] chunks;
+    /** Each worker's copy of hPrev, (B, H): the forward product's A operand. */
+    private final float[][] inputs;
     private final ThreadTeam.Task forwardTask = this::forwardStrips;
     private final ThreadTeam.Task backwardTask = this::backwardStrips;
-    private final ThreadTeam.Task dpreTask = this::dpreRows;
-    /** The A operand of the current step, (B, H) row-major: hPrev forward, dpre backward. */
-    private float[] operand = new float[0];
+    private final ThreadTeam.Task dpreTask = this::dpreElements;
+    /** dpre of the current backward step, (B, H): the backward product's A operand, shared by the parts. */
+    private float[] dpre = new float[0];
     // The current step, read by the parts.
     private PackedWeights.Packed w;
     private int batch;
@@ -46,25 +51,22 @@ final class RecurrentSteps {
     private int outOff;
     private FloatBuffer bias;     // forward
     private int biasOff;
-    private FloatBuffer act;      // backward: a, da and dnext for the dpre pass
+    private FloatBuffer act;      // hPrev forward; a, with da and dnext, for the dpre pass backward
     private int actOff;
     private FloatBuffer grad;
     private int gradOff;
     private FloatBuffer next;
     private int nextOff;
 
-    /**
-     * Splits steps of at least {@code grain} multiply-adds per part, and the backward
-     * elementwise pass at {@code rowGrain} elements per part, over {@code team}.
-     */
-    RecurrentSteps(ThreadTeam team, PackedWeights packs, long grain, long rowGrain) {
+    /** Splits steps of at least {@code grain} multiply-adds per part over {@code team}. */
+    RecurrentSteps(ThreadTeam team, PackedWeights packs, long grain) {
         this.team = team;
         this.packs = packs;
         this.grain = grain;
-        this.rowGrain = rowGrain;
         this.tiles = new float[team.size()][0];
         this.biasSlices = new float[team.size()][VectorKernels.STRIP];
-        this.rowScratch = new float[team.size()][3][0];
+        this.chunks = new float[team.size()][3][CHUNK];
+        this.inputs = new float[team.size()][0];
     }
 
     /** pre = tanh(pre + hPrev·Waaᵀ + bias); false (nothing done) when Waa is too large to pack. */
@@ -74,7 +76,8 @@ final class RecurrentSteps {
             return false;
         }
         begin(pre);
-        CpuMemory.buffer(hPrev).get(CpuMemory.offset(hPrev), operand, 0, batch * hidden);
+        act = CpuMemory.buffer(hPrev);
+        actOff = CpuMemory.offset(hPrev);
         this.bias = CpuMemory.buffer(bias);
         this.biasOff = CpuMemory.offset(bias);
         team.runParts(forwardTask, w.strips.length, stripParts());
@@ -95,9 +98,13 @@ final class RecurrentSteps {
         gradOff = CpuMemory.offset(da);
         next = out;
         nextOff = outOff;
-        team.run(dpreTask, batch, Math.max(1, rowGrain / hidden));
+        if (dpre.length < batch * hidden) {
+            dpre = new float[batch * hidden];
+        }
+        int parts = stripParts();
+        team.runParts(dpreTask, batch * hidden, parts);
         // Only now, when every part has read dnext, may the product overwrite it.
-        team.runParts(backwardTask, w.strips.length, stripParts());
+        team.runParts(backwardTask, w.strips.length, parts);
         end();
         return true;
     }
@@ -107,9 +114,6 @@ final class RecurrentSteps {
         hidden = target.cols();
         out = CpuMemory.buffer(target);
         outOff = CpuMemory.offset(target);
-        if (operand.length < batch * hidden) {
-            operand = new float[batch * hidden];
-        }
     }
 
     private void end() {
@@ -126,6 +130,8 @@ final class RecurrentSteps {
     private void forwardStrips(int worker, int from, int to) {
         float[] tile = tile(worker);
         float[] slice = biasSlices[worker];
+        float[] input = input(worker);
+        act.get(actOff, input, 0, batch * hidden);
         for (int s = from; s < to; s++) {
             int col0 = s * VectorKernels.STRIP;
             int width = Math.min(VectorKernels.STRIP, w.n - col0);
@@ -136,7 +142,7 @@ final class RecurrentSteps {
             }
             bias.get(biasOff + col0, slice, 0, width);
             java.util.Arrays.fill(slice, width, VectorKernels.STRIP, 0f);
-            multiply(s, tile);
+            multiply(input, s, tile);
             VectorKernels.biasTanh(tile, batch, slice);
             store(tile, col0, width);
         }
@@ -148,17 +154,17 @@ final class RecurrentSteps {
         for (int s = from; s < to; s++) {
             int col0 = s * VectorKernels.STRIP;
             java.util.Arrays.fill(tile, 0, batch * VectorKernels.STRIP, 0f);
-            multiply(s, tile);
+            multiply(dpre, s, tile);
             store(tile, col0, Math.min(VectorKernels.STRIP, w.n - col0));
         }
     }
 
-    /** tile (B, STRIP) += operand (B, k) · strip s of W, by blocks of MC rows and KC k. */
-    private void multiply(int s, float[] tile) {
+    /** tile (B, STRIP) += a (B, k) · strip s of W, by blocks of MC rows and KC k. */
+    private void multiply(float[] a, int s, float[] tile) {
         for (int r0 = 0; r0 < batch; r0 += MC) {
             int rows = Math.min(MC, batch - r0);
             for (int k0 = 0; k0 < w.k; k0 += KC) {
-                VectorKernels.multiplyAdd(operand, r0 * w.k, w.k, rows, w.strips[s], k0, Math.min(w.k, k0 + KC),
+                VectorKernels.multiplyAdd(a, r0 * w.k, w.k, rows, w.strips[s], k0, Math.min(w.k, k0 + KC),
                         tile, r0 * VectorKernels.STRIP);
             }
         }
@@ -170,26 +176,27 @@ final class RecurrentSteps {
         }
     }
 
-    /** Rows [from, to): da = (1 − a²)·(da + dnext), written to da and to the operand of the product. */
-    private void dpreRows(int worker, int from, int to) {
-        float[][] scratch = rowScratch[worker];
-        if (scratch[0].length < hidden) {
-            for (int i = 0; i < 3; i++) {
-                scratch[i] = new float[hidden];
-            }
+    /** Elements [from, to): da = (1 − a²)·(da + dnext), written to da and to {@link #dpre}. */
+    private void dpreElements(int worker, int from, int to) {
+        float[] av = chunks[worker][0];
+        float[] dav = chunks[worker][1];
+        float[] nv = chunks[worker][2];
+        for (int i = from; i < to; i += CHUNK) {
+            int n = Math.min(CHUNK, to - i);
+            act.get(actOff + i, av, 0, n);
+            grad.get(gradOff + i, dav, 0, n);
+            next.get(nextOff + i, nv, 0, n);
+            Loops.tanhStepBackward(av, dav, nv, n);
+            grad.put(gradOff + i, dav, 0, n);
+            System.arraycopy(dav, 0, dpre, i, n);
         }
-        float[] av = scratch[0];
-        float[] dav = scratch[1];
-        float[] nv = scratch[2];
-        for (int r = from; r < to; r++) {
-            int at = r * hidden;
-            act.get(actOff + at, av, 0, hidden);
-            grad.get(gradOff + at, dav, 0, hidden);
-            next.get(nextOff + at, nv, 0, hidden);
-            Loops.tanhStepBackward(av, dav, nv, hidden);
-            grad.put(gradOff + at, dav, 0, hidden);
-            System.arraycopy(dav, 0, operand, at, hidden);
+    }
+
+    private float[] input(int worker) {
+        if (inputs[worker].length < batch * hidden) {
+            inputs[worker] = new float[batch * hidden];
         }
+        return inputs[worker];
     }
 
     private float[] tile(int worker) {
