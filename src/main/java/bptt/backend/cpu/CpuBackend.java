@@ -402,11 +402,16 @@ public final class CpuBackend extends AbstractBackend {
                     e[j] = v;
                     max = Math.max(max, v);
                 }
+                if (vectorLoops) {
+                    VectorKernels.expShifted(e, max, cols);
+                } else {
+                    for (int j = 0; j < cols; j++) {
+                        e[j] = Math.exp(e[j] - max);
+                    }
+                }
                 double sum = 0;
                 for (int j = 0; j < cols; j++) {
-                    double v = Math.exp(e[j] - max);
-                    sum += v;
-                    e[j] = v;
+                    sum += e[j];
                 }
                 double zTarget = row[target] + e[cols + target];
                 w.put(wo + r, (float) (max + Math.log(sum) - zTarget));

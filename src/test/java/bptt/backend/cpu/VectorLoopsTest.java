@@ -1,13 +1,15 @@
-// VectorLoopsTest: the Vector API loops give bitwise the results of the plain loops they replace.
+// VectorLoopsTest: the Vector API loops give bitwise the results of the plain loops they replace; the vector exp is within 2 ulps.
 package bptt.backend.cpu;
 
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Random data over several magnitudes, lengths with and without a scalar tail. */
@@ -32,6 +34,23 @@ class VectorLoopsTest {
             v[i] = Math.abs(v[i]);
         }
         return v;
+    }
+
+    /** The softmax's vector exp stays within 2 ulps of Math.exp over the range a softmax feeds it. */
+    @Test
+    void vectorExpIsWithinTwoUlpsOfMathExp() {
+        Random random = new Random(5);
+        int n = 100_003;
+        double[] x = new double[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = -750 * random.nextDouble() * random.nextDouble();
+        }
+        double[] got = x.clone();
+        VectorKernels.expShifted(got, -1.5, n);
+        for (int i = 0; i < n; i++) {
+            double want = Math.exp(x[i] + 1.5);
+            assertTrue(Math.abs(got[i] - want) <= 2 * Math.ulp(want), "exp(" + (x[i] + 1.5) + ") = " + got[i] + ", Math.exp " + want);
+        }
     }
 
     @ParameterizedTest(name = "n={0}")
