@@ -2,7 +2,6 @@
 package bptt.backend.cpu;
 
 import bptt.backend.AbstractBackend;
-import bptt.backend.GemmPlan;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
 
@@ -16,8 +15,10 @@ import java.nio.FloatBuffer;
  * So the process never runs more compute threads than the team has, and no second pool spins
  * against it. The recurrent step is fused ({@link RecurrentSteps}: Waa packed once per sweep,
  * Vector API tile, bias+tanh in the same pass) when the Vector API is available
- * ({@link VectorSupport}), else it is OpenBLAS plus the loops. Data is moved through per-thread
- * float[] chunks so that the inner loops run on arrays, which C2 vectorises.
+ * ({@link VectorSupport}), else it is OpenBLAS plus the loops; with it, the optimizer updates and
+ * row sums also run on {@link VectorLoops} (bitwise the plain loops' results, which C2 leaves
+ * scalar) and softmax's exp on the JDK's vector exp. Data is moved through per-thread float[]
+ * chunks so that the inner loops run on arrays, which C2 vectorises.
  *
  * <p>Determinism: elementwise ops write each element from its own inputs only; reductions
  * ({@link #sumRows}, {@link #sumOfSquares}, {@link #scatterAddColumns}) add in a fixed order
