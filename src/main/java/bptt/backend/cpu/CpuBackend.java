@@ -397,29 +397,9 @@ public final class CpuBackend extends AbstractBackend {
                     continue;
                 }
                 x.get(xo + r * cols, row, 0, cols);
-                double max = Double.NEGATIVE_INFINITY;
-                for (int j = 0; j < cols; j++) {
-                    double v = row[j] + e[cols + j];
-                    e[j] = v;
-                    max = Math.max(max, v);
-                }
-                if (vectorLoops) {
-                    VectorKernels.expShifted(e, max, cols);
-                } else {
-                    for (int j = 0; j < cols; j++) {
-                        e[j] = Math.exp(e[j] - max);
-                    }
-                }
-                double sum = 0;
-                for (int j = 0; j < cols; j++) {
-                    sum += e[j];
-                }
-                double zTarget = row[target] + e[cols + target];
-                w.put(wo + r, (float) (max + Math.log(sum) - zTarget));
-                double inv = 1.0 / sum;
-                for (int j = 0; j < cols; j++) {
-                    row[j] = (float) ((e[j] * inv - (j == target ? 1 : 0)) * f0);
-                }
+                double loss = vectorLoops ? VectorLoops.softmaxRow(row, e, cols, target, f0)
+                        : Loops.softmaxRow(row, e, cols, target, f0);
+                w.put(wo + r, (float) loss);
                 z.put(zo + r * cols, row, 0, cols);
             }
         }

@@ -95,6 +95,44 @@ final class Loops {
         }
     }
 
+    /**
+     * One row of softmax cross-entropy, in double: z = row + bias, with the bias (cols) held as
+     * doubles at e[cols, 2·cols); row becomes gradScale·(softmax(z) − onehot(target)) and the
+     * loss −log softmax(z)[target] is returned. e[0, cols) is scratch.
+     */
+    static double softmaxRow(float[] row, double[] e, int cols, int target, float gradScale) {
+        double zTarget = row[target] + e[cols + target];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < cols; j++) {
+            double v = row[j] + e[cols + j];
+            e[j] = v;
+            max = Math.max(max, v);
+        }
+        for (int j = 0; j < cols; j++) {
+            e[j] = Math.exp(e[j] - max);
+        }
+        double sum = sum(e, cols);
+        softmaxGradient(row, e, cols, target, gradScale, 1.0 / sum, 0);
+        return max + Math.log(sum) - zTarget;
+    }
+
+    /** Σ x[0, n) in index order. */
+    static double sum(double[] x, int n) {
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+            sum += x[j];
+        }
+        return sum;
+    }
+
+    /** row[j] = gradScale·(e[j]·inv − onehot(target)) for j ≥ from, and for the target. */
+    static void softmaxGradient(float[] row, double[] e, int cols, int target, float gradScale, double inv, int from) {
+        for (int j = from; j < cols; j++) {
+            row[j] = (float) (e[j] * inv * gradScale);
+        }
+        row[target] = (float) ((e[target] * inv - 1) * gradScale);
+    }
+
     /** Σ x² in index order, accumulated in double. */
     static double sumOfSquares(float[] x, int n) {
         double sum = 0;

@@ -8,11 +8,12 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * C2 leaves {@link Loops}' optimizer updates and double accumulation scalar (about 4 ns per
- * element for SGD, 30 times the vector loop here). These run the same IEEE operations in the
- * same order on a vector of doubles at a time (floats widened exactly, no fused multiply-add),
- * so they give bitwise the same results; the tail goes to {@link Loops}. Loaded only with the
- * Vector API module, like {@link VectorKernels}.
+ * C2 leaves {@link Loops}' double arithmetic on float arrays scalar (about 4 ns per element for
+ * SGD, 30 times the vector loop here). These run the same IEEE operations in the same order on a
+ * vector of doubles at a time (floats widened exactly, no fused multiply-add), so they give
+ * bitwise the same results; the tail goes to {@link Loops}. The one exception is softmax's exp,
+ * the JDK's vector exp within 2 ulps of Math.exp. Loaded only with the Vector API module, like
+ * {@link VectorKernels}.
  */
 final class VectorLoops {
     private VectorLoops() { }
@@ -112,5 +113,35 @@ final class VectorLoops {
             DoubleVector.fromArray(D, acc, i + L).add(wide(xv, 1)).intoArray(acc, i + L);
         }
         Loops.accumulate(acc, x, i, n);
+    }
+
+    /** {@link Loops#softmaxRow} with the vector exp of {@link VectorKernels#expShifted}. */
+    static double softmaxRow(float[] row, double[] e, int cols, int target, float gradScale) {
+        double zTarget = row[target] + e[cols + target];
+        DoubleVector top = DoubleVector.broadcast(D, Double.NEGATIVE_INFINITY);
+        int j = 0;
+        for (; j + 2 * L <= cols; j += 2 * L) {
+            FloatVector z = floats(row, j);
+            DoubleVector lo = wide(z, 0).add(DoubleVector.fromArray(D, e, cols + j));
+            DoubleVector hi = wide(z, 1).add(DoubleVector.fromArray(D, e, cols + j + L));
+            lo.intoArray(e, j);
+            hi.intoArray(e, j + L);
+            top = top.max(lo).max(hi);
+        }
+        double max = top.reduceLanes(VectorOperators.MAX);
+        for (int i = j; i < cols; i++) {
+            double v = row[i] + e[cols + i];
+            e[i] = v;
+            max = Math.max(max, v);
+        }
+        VectorKernels.expShifted(e, max, cols);
+        double sum = Loops.sum(e, cols);
+        double inv = 1.0 / sum;
+        for (int i = 0; i < j; i += 2 * L) {
+            narrow(DoubleVector.fromArray(D, e, i).mul(inv).mul(gradScale),
+                    DoubleVector.fromArray(D, e, i + L).mul(inv).mul(gradScale), row, i);
+        }
+        Loops.softmaxGradient(row, e, cols, target, gradScale, inv, j);
+        return max + Math.log(sum) - zTarget;
     }
 }

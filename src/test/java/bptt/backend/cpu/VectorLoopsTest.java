@@ -9,6 +9,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -95,5 +96,21 @@ class VectorLoopsTest {
             VectorLoops.accumulate(a2, x, n);
         }
         assertArrayEquals(a1, a2, "accumulate");
+
+        int cols = Math.max(1, n / 8);
+        double[] e1 = new double[2 * cols];
+        for (int j = 0; j < cols; j++) {
+            e1[cols + j] = random.nextGaussian();
+        }
+        double[] e2 = e1.clone();
+        float[] row1 = randoms(random, cols, 3);
+        float[] row2 = row1.clone();
+        int target = random.nextInt(cols);
+        double loss1 = Loops.softmaxRow(row1, e1, cols, target, 0.01f);
+        double loss2 = VectorLoops.softmaxRow(row2, e2, cols, target, 0.01f);
+        assertEquals(loss1, loss2, 1e-12 * Math.max(1, Math.abs(loss1)), "softmax loss");
+        for (int j = 0; j < cols; j++) {
+            assertEquals(row1[j], row2[j], Math.ulp(row1[j]), "softmax gradient " + j + " (the exps may differ by 2 ulps)");
+        }
     }
 }
