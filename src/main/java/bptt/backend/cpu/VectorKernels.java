@@ -76,10 +76,22 @@ final class VectorKernels {
             c32 = w2.fma(b, c32);
             c33 = w3.fma(b, c33);
         }
-        store(c00, c01, c02, c03, c, t);
-        store(c10, c11, c12, c13, c, t + s);
-        store(c20, c21, c22, c23, c, t + 2 * s);
-        store(c30, c31, c32, c33, c, t + 3 * s);
+        c00.intoArray(c, t);
+        c01.intoArray(c, t + l1);
+        c02.intoArray(c, t + l2);
+        c03.intoArray(c, t + l3);
+        c10.intoArray(c, t + s);
+        c11.intoArray(c, t + s + l1);
+        c12.intoArray(c, t + s + l2);
+        c13.intoArray(c, t + s + l3);
+        c20.intoArray(c, t + 2 * s);
+        c21.intoArray(c, t + 2 * s + l1);
+        c22.intoArray(c, t + 2 * s + l2);
+        c23.intoArray(c, t + 2 * s + l3);
+        c30.intoArray(c, t + 3 * s);
+        c31.intoArray(c, t + 3 * s + l1);
+        c32.intoArray(c, t + 3 * s + l2);
+        c33.intoArray(c, t + 3 * s + l3);
     }
 
     /** One tile row from t (the rows left over by {@link #rows4}, and batch 1). */
@@ -94,27 +106,38 @@ final class VectorKernels {
             c2 = load(w, o + l2).fma(b, c2);
             c3 = load(w, o + l3).fma(b, c3);
         }
-        store(c0, c1, c2, c3, c, t);
+        c0.intoArray(c, t);
+        c1.intoArray(c, t + l1);
+        c2.intoArray(c, t + l2);
+        c3.intoArray(c, t + l3);
     }
 
+    /** A vector from x[at, at + LANES): small enough (9 bytecodes) that C2 always inlines it. */
     private static FloatVector load(float[] x, int at) { return FloatVector.fromArray(SPECIES, x, at); }
 
-    private static void store(FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3, float[] c, int t) {
-        v0.intoArray(c, t);
-        v1.intoArray(c, t + LANES);
-        v2.intoArray(c, t + 2 * LANES);
-        v3.intoArray(c, t + 3 * LANES);
-    }
-
     /**
-     * tile (rows, STRIP) = tanh(tile + bias), bias (1, STRIP) broadcast over rows: the same
-     * operations as {@link FastTanh#tanh} in the same order, so bitwise its results.
+     * tile (rows, STRIP) = tanh(tile + bias), bias (1, STRIP) broadcast over rows: {@link
+     * FastTanh#tanh} lane by lane, the same operations in the same order, so bitwise the
+     * results of {@link Loops#biasTanh}. Written out here rather than in a helper taking a
+     * vector: a helper C2 declines to inline (it may, for a method compiled while its profile
+     * is young) passes its vectors as heap objects, hundreds of times slower.
      */
     static void biasTanh(float[] tile, int rows, float[] bias) {
         for (int r = 0; r < rows; r++) {
             for (int j = 0; j < STRIP; j += LANES) {
                 int at = r * STRIP + j;
-                tanh(load(tile, at).add(load(bias, j))).intoArray(tile, at);
+                FloatVector x = load(tile, at).add(load(bias, j)).min(FastTanh.CLAMP).max(-FastTanh.CLAMP);
+                FloatVector x2 = x.mul(x);
+                FloatVector p = x2.mul(FastTanh.A13).add(FastTanh.A11);
+                p = x2.mul(p).add(FastTanh.A9);
+                p = x2.mul(p).add(FastTanh.A7);
+                p = x2.mul(p).add(FastTanh.A5);
+                p = x2.mul(p).add(FastTanh.A3);
+                p = x2.mul(p).add(FastTanh.A1);
+                FloatVector q = x2.mul(FastTanh.B6).add(FastTanh.B4);
+                q = x2.mul(q).add(FastTanh.B2);
+                q = x2.mul(q).add(FastTanh.B0);
+                x.mul(p.div(q)).intoArray(tile, at);
             }
         }
     }
@@ -134,21 +157,5 @@ final class VectorKernels {
         for (; i < n; i++) {
             x[i] = Math.exp(x[i] - shift);
         }
-    }
-
-    /** {@link FastTanh#tanh} lane by lane. */
-    static FloatVector tanh(FloatVector v) {
-        FloatVector x = v.min(FastTanh.CLAMP).max(-FastTanh.CLAMP);
-        FloatVector x2 = x.mul(x);
-        FloatVector p = x2.mul(FastTanh.A13).add(FastTanh.A11);
-        p = x2.mul(p).add(FastTanh.A9);
-        p = x2.mul(p).add(FastTanh.A7);
-        p = x2.mul(p).add(FastTanh.A5);
-        p = x2.mul(p).add(FastTanh.A3);
-        p = x2.mul(p).add(FastTanh.A1);
-        FloatVector q = x2.mul(FastTanh.B6).add(FastTanh.B4);
-        q = x2.mul(q).add(FastTanh.B2);
-        q = x2.mul(q).add(FastTanh.B0);
-        return x.mul(p.div(q));
     }
 }

@@ -30,6 +30,12 @@ final class VectorLoops {
     /** The upper half of F's lanes. */
     private static final VectorMask<Float> UPPER = F.indexInRange(-L, L);
 
+    // The helpers below take or return vectors, so each must stay within C2's always-inline size
+    // (35 bytecodes): a helper it does not inline passes its vectors as heap objects, hundreds of
+    // times slower (this happened to a 41-bytecode version of narrow, in some runs only). Vector
+    // conversions go through convertShape: JDK 17 does not compile convert(op, part) to
+    // registers.
+
     private static FloatVector floats(float[] x, int i) { return FloatVector.fromArray(F, x, i); }
 
     /** Lanes [L·part, L·part + L) of x widened. */
@@ -37,11 +43,15 @@ final class VectorLoops {
         return (DoubleVector) x.convertShape(VectorOperators.F2D, D, part);
     }
 
+    /** x rounded to float, in lanes [0, L) of a float vector. */
+    private static FloatVector low(DoubleVector x) { return (FloatVector) x.convertShape(VectorOperators.D2F, F, 0); }
+
+    /** x rounded to float, in lanes [L, 2L) of a float vector. */
+    private static FloatVector high(DoubleVector x) { return (FloatVector) x.convertShape(VectorOperators.D2F, F, -1); }
+
     /** x[i, i + 2L) = (float) lo, (float) hi. */
     private static void narrow(DoubleVector lo, DoubleVector hi, float[] x, int i) {
-        FloatVector low = (FloatVector) lo.convertShape(VectorOperators.D2F, F, 0);
-        FloatVector high = (FloatVector) hi.convertShape(VectorOperators.D2F, F, -1);
-        low.blend(high, UPPER).intoArray(x, i);
+        low(lo).blend(high(hi), UPPER).intoArray(x, i);
     }
 
     /** {@link Loops#sgd} on [0, n). */
@@ -75,16 +85,11 @@ final class VectorLoops {
             FloatVector mv = floats(m, i);
             FloatVector vv = floats(v, i);
             FloatVector pv = floats(p, i);
-            narrow(adamStep(wide(pv, 0), wide(mv, 0), wide(vv, 0), lr, eps, bias1, bias2),
-                    adamStep(wide(pv, 1), wide(mv, 1), wide(vv, 1), lr, eps, bias1, bias2), p, i);
+            DoubleVector step0 = wide(mv, 0).div(bias1).mul(lr).div(wide(vv, 0).div(bias2).sqrt().add(eps));
+            DoubleVector step1 = wide(mv, 1).div(bias1).mul(lr).div(wide(vv, 1).div(bias2).sqrt().add(eps));
+            narrow(wide(pv, 0).sub(step0), wide(pv, 1).sub(step1), p, i);
         }
         Loops.adam(p, g, m, v, i, n, lr, beta1, beta2, eps, gradScale, bias1, bias2);
-    }
-
-    /** p − lr·(m / bias1) / (sqrt(v / bias2) + eps), in Loops' order. */
-    private static DoubleVector adamStep(DoubleVector p, DoubleVector m, DoubleVector v, float lr, float eps,
-                                         double bias1, double bias2) {
-        return p.sub(m.div(bias1).mul(lr).div(v.div(bias2).sqrt().add(eps)));
     }
 
     /** {@link Loops#adagrad} on [0, n): cache + eps is a float sum there, as here. */
