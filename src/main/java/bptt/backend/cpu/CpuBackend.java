@@ -128,6 +128,9 @@ public final class CpuBackend extends AbstractBackend {
         this.gemm = new TeamGemm(team, tuning.gemmGrain());
         this.packs = vector ? new PackedWeights(team) : null;
         this.steps = vector ? new RecurrentSteps(team, packs, tuning.stepGrain()) : null;
+        if (vector) {
+            VectorWarmup.start();
+        }
         this.scratch = new Scratch[team.size()];
         for (int i = 0; i < scratch.length; i++) {
             scratch[i] = new Scratch();
