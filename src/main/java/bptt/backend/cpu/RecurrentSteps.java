@@ -71,13 +71,9 @@ final class RecurrentSteps {
 
     /** pre = tanh(pre + hPrev·Waaᵀ + bias); false (nothing done) when Waa is too large to pack. */
     boolean forward(Tensor hPrev, Tensor waa, Tensor bias, Tensor pre) {
-        w = packs.get(waa, true);
-        if (w == null) {
+        if (!begin(packs.get(waa, true), hPrev, pre)) {
             return false;
         }
-        begin(pre);
-        act = CpuMemory.buffer(hPrev);
-        actOff = CpuMemory.offset(hPrev);
         this.bias = CpuMemory.buffer(bias);
         this.biasOff = CpuMemory.offset(bias);
         team.runParts(forwardTask, w.strips.length, stripParts());
@@ -87,13 +83,9 @@ final class RecurrentSteps {
 
     /** da = (1 − a²)·(da + dnext), then dnext = da·Waa; false (nothing done) when Waa is too large to pack. */
     boolean backward(Tensor a, Tensor waa, Tensor da, Tensor dnext) {
-        w = packs.get(waa, false);
-        if (w == null) {
+        if (!begin(packs.get(waa, false), a, dnext)) {
             return false;
         }
-        begin(dnext);
-        act = CpuMemory.buffer(a);
-        actOff = CpuMemory.offset(a);
         grad = CpuMemory.buffer(da);
         gradOff = CpuMemory.offset(da);
         next = out;
@@ -109,11 +101,19 @@ final class RecurrentSteps {
         return true;
     }
 
-    private void begin(Tensor target) {
+    /** Sets up a step that reads {@code input} and writes {@code target}; false when Waa was not packed. */
+    private boolean begin(PackedWeights.Packed packed, Tensor input, Tensor target) {
+        if (packed == null) {
+            return false;
+        }
+        w = packed;
         batch = target.rows();
         hidden = target.cols();
         out = CpuMemory.buffer(target);
         outOff = CpuMemory.offset(target);
+        act = CpuMemory.buffer(input);
+        actOff = CpuMemory.offset(input);
+        return true;
     }
 
     private void end() {
