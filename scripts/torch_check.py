@@ -3,10 +3,11 @@
 
 Usage: scripts/torch_check.py CHECKPOINT TEXT [BATCH] [SEQ_LEN]
 Loads the safetensors file with a minimal reader (no safetensors package needed) into
-torch.nn.RNN(tanh) + torch.nn.Linear exactly as PyTorch's word_language_model example lays them
-out, scores every character of TEXT after the first (split into BATCH streams as bptt eval
-splits it, hidden state carried along each stream), and prints the mean cross-entropy in nats. `bptt eval --checkpoint C --data TEXT --batch B --seq-len T`
-must print the same number. Needs Debian's python3-torch; run with /usr/bin/python3.
+torch.nn.RNN(tanh), torch.nn.LSTM or torch.nn.GRU (the config's "model") + torch.nn.Linear
+exactly as PyTorch's word_language_model example lays them out, scores every character of TEXT
+after the first (split into BATCH streams as bptt eval splits it, hidden state carried along each
+stream), and prints the mean cross-entropy in nats. `bptt eval --checkpoint C --data TEXT
+--batch B --seq-len T` must print the same number. Needs Debian's python3-torch; run with /usr/bin/python3.
 """
 import json
 import struct
@@ -39,7 +40,13 @@ def main():
     config = json.loads(meta["config"])
     vocab = json.loads(meta["vocab"])
     V, H, L = config["output_size"], config["hidden_size"], config["num_layers"]
-    rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity="tanh")
+    model = config.get("model", "rnn_tanh")
+    if model == "lstm":
+        rnn = torch.nn.LSTM(V, H, num_layers=L)
+    elif model == "gru":
+        rnn = torch.nn.GRU(V, H, num_layers=L)
+    else:
+        rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity="tanh")
     decoder = torch.nn.Linear(H, V)
     rnn.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("rnn.")})
     decoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("decoder.")})
@@ -48,7 +55,8 @@ def main():
         ids = torch.tensor([index[c] for c in f.read()], dtype=torch.long)
     # Every character after the first is a target: N - 1 targets in min(B, N - 1) contiguous
     # streams of nearly equal length that share their boundary character (stream s predicts
-    # positions start[s]+1 .. start[s+1], start[s] = s*(N-1)//B), each from a zero state.
+    # positions start[s]+1 .. start[s+1], start[s] = s*(N-1)//B), each from a zero state
+    # ((h, c) for LSTM).
     scored = ids.size(0) - 1
     batch = min(batch, scored)
     start = [s * scored // batch for s in range(batch + 1)]
@@ -56,6 +64,8 @@ def main():
     with torch.no_grad():
         for s in range(batch):
             hidden = torch.zeros(L, 1, H)
+            if model == "lstm":
+                hidden = (hidden, torch.zeros(L, 1, H))
             for i in range(start[s], start[s + 1], seq_len):
                 n = min(seq_len, start[s + 1] - i)
                 x = torch.nn.functional.one_hot(ids[i:i + n], V).float().unsqueeze(1)   # (n, 1, V)

@@ -46,11 +46,52 @@ public abstract class AbstractBackend implements Backend {
         biasTanhHook(pre, bias);
     }
 
-    /** Unfused by default: da += dnext, da = (1 − a²)·da, dnext = da·Waa. Operands are checked. */
+    /** By default two launches: da = (1 − a²)·(da + dnext) in one kernel, then dnext = da·Waa. Operands are checked. */
     protected void tanhStepBackwardHook(Tensor a, Tensor waa, Tensor da, Tensor dnext) {
-        axpyHook(1f, dnext, da);
-        tanhBackwardHook(a, da);
+        tanhCellBackwardHook(a, dnext, da);
         gemmHook(false, da, false, waa, 1f, 0f, dnext);
+    }
+
+    protected abstract void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da);
+
+    protected abstract void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c,
+                                                Tensor h);
+
+    protected abstract void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext,
+                                                 Tensor dc);
+
+    protected abstract void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev,
+                                               Tensor hn, Tensor h);
+
+    protected abstract void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
+                                                Tensor dgatesHh);
+
+    /** By default the recurrent GEMM, then the pointwise kernel. Operands are checked. */
+    protected void lstmStepForwardHook(Tensor hPrev, Tensor cPrev, Tensor whh, Tensor biasIh, Tensor biasHh,
+                                       Tensor gates, Tensor c, Tensor h) {
+        gemmHook(false, hPrev, true, whh, 1f, 1f, gates);
+        lstmCellForwardHook(gates, biasIh, biasHh, cPrev, c, h);
+    }
+
+    /** By default the pointwise kernel, then the recurrent GEMM dnext = dgates·W_hh. Operands are checked. */
+    protected void lstmStepBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor whh, Tensor dh, Tensor dc,
+                                        Tensor dnext) {
+        lstmCellBackwardHook(gates, cPrev, c, dh, dnext, dc);
+        gemmHook(false, gates, false, whh, 1f, 0f, dnext);
+    }
+
+    /** By default the recurrent GEMM into hh, then the pointwise kernel. Operands are checked. */
+    protected void gruStepForwardHook(Tensor hPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates, Tensor hh,
+                                      Tensor hn, Tensor h) {
+        gemmHook(false, hPrev, true, whh, 1f, 0f, hh);
+        gruCellForwardHook(gates, hh, biasIh, biasHh, hPrev, hn, h);
+    }
+
+    /** By default the pointwise kernel, then dnext += dgatesHh·W_hh. Operands are checked. */
+    protected void gruStepBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor whh, Tensor dh, Tensor dgatesHh,
+                                       Tensor dnext) {
+        gruCellBackwardHook(gates, hn, hPrev, dh, dnext, dgatesHh);
+        gemmHook(false, dgatesHh, false, whh, 1f, 1f, dnext);
     }
 
     protected abstract void sumRowsHook(Tensor x, float beta, Tensor out);
@@ -83,7 +124,7 @@ public abstract class AbstractBackend implements Backend {
         if (floats > maxTensorFloats()) {
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
                     "a (%d,%d) tensor of %,d floats (%.1f GiB) exceeds the %,d floats one tensor holds on %s;"
-                            + " use --checkpoint-every auto, or a smaller --batch or --seq-len",
+                            + " use a smaller --batch, --seq-len, --hidden or --layers",
                     rows, cols, floats, floats * (double) Float.BYTES / (1L << 30), maxTensorFloats(), name()));
         }
         DeviceMemory memory = allocMemory(floats);
@@ -233,6 +274,154 @@ public abstract class AbstractBackend implements Backend {
         noOverlap("tanhStepBackward", da, a, waa, dnext);
         noOverlap("tanhStepBackward", dnext, a, waa);
         tanhStepBackwardHook(a, waa, da, dnext);
+    }
+
+    @Override
+    public final void tanhCellBackward(Tensor a, Tensor dnext, Tensor da) {
+        elementwise("tanhCellBackward", a, dnext, da);
+        sameShape("tanhCellBackward dnext", a, dnext);
+        sameShape("tanhCellBackward da", a, da);
+        noOverlap("tanhCellBackward", da, a, dnext);
+        tanhCellBackwardHook(a, dnext, da);
+    }
+
+    @Override
+    public final void lstmCellForward(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
+        checkLstmForward("lstmCellForward", gates, biasIh, biasHh, cPrev, c, h);
+        lstmCellForwardHook(gates, biasIh, biasHh, cPrev, c, h);
+    }
+
+    @Override
+    public final void lstmCellBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
+        checkLstmBackward("lstmCellBackward", gates, cPrev, c, dh, dnext, dc);
+        lstmCellBackwardHook(gates, cPrev, c, dh, dnext, dc);
+    }
+
+    @Override
+    public final void lstmStepForward(Tensor hPrev, Tensor cPrev, Tensor whh, Tensor biasIh, Tensor biasHh,
+                                      Tensor gates, Tensor c, Tensor h) {
+        checkLstmForward("lstmStepForward", gates, biasIh, biasHh, cPrev, c, h);
+        recurrent("lstmStepForward", hPrev, whh, 4, h);
+        noOverlap("lstmStepForward", gates, hPrev, whh);
+        noOverlap("lstmStepForward", c, hPrev, whh);
+        noOverlap("lstmStepForward", h, hPrev, whh);
+        lstmStepForwardHook(hPrev, cPrev, whh, biasIh, biasHh, gates, c, h);
+    }
+
+    @Override
+    public final void lstmStepBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor whh, Tensor dh, Tensor dc,
+                                       Tensor dnext) {
+        checkLstmBackward("lstmStepBackward", gates, cPrev, c, dh, dnext, dc);
+        recurrent("lstmStepBackward", dnext, whh, 4, dnext);
+        noOverlap("lstmStepBackward", whh, gates, dc, dnext);
+        lstmStepBackwardHook(gates, cPrev, c, whh, dh, dc, dnext);
+    }
+
+    @Override
+    public final void gruCellForward(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
+                                     Tensor h) {
+        checkGruForward("gruCellForward", gates, hh, biasIh, biasHh, hPrev, hn, h);
+        gruCellForwardHook(gates, hh, biasIh, biasHh, hPrev, hn, h);
+    }
+
+    @Override
+    public final void gruCellBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
+                                      Tensor dgatesHh) {
+        checkGruBackward("gruCellBackward", gates, hn, hPrev, dh, dnext, dgatesHh);
+        gruCellBackwardHook(gates, hn, hPrev, dh, dnext, dgatesHh);
+    }
+
+    @Override
+    public final void gruStepForward(Tensor hPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates, Tensor hh,
+                                     Tensor hn, Tensor h) {
+        checkGruForward("gruStepForward", gates, hh, biasIh, biasHh, hPrev, hn, h);
+        recurrent("gruStepForward", hPrev, whh, 3, h);
+        noOverlap("gruStepForward", hh, hPrev, whh, biasIh, biasHh);
+        noOverlap("gruStepForward", whh, gates, hn, h);
+        gruStepForwardHook(hPrev, whh, biasIh, biasHh, gates, hh, hn, h);
+    }
+
+    @Override
+    public final void gruStepBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor whh, Tensor dh, Tensor dgatesHh,
+                                      Tensor dnext) {
+        checkGruBackward("gruStepBackward", gates, hn, hPrev, dh, dnext, dgatesHh);
+        recurrent("gruStepBackward", dnext, whh, 3, dnext);
+        noOverlap("gruStepBackward", whh, gates, dgatesHh, dnext);
+        gruStepBackwardHook(gates, hn, hPrev, whh, dh, dgatesHh, dnext);
+    }
+
+    /** gates (B,4H), biases (1,4H), cPrev, c, h (B,H); c and h written, gates in place. */
+    private void checkLstmForward(String op, Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c,
+                                  Tensor h) {
+        elementwise(op, gates, biasIh, biasHh, cPrev, c, h);
+        gateShape(op + " gates", gates, 4, cPrev);
+        rowVector(op + " biasIh", biasIh, gates.cols());
+        rowVector(op + " biasHh", biasHh, gates.cols());
+        sameShape(op + " c", cPrev, c);
+        sameShape(op + " h", cPrev, h);
+        noOverlap(op, gates, biasIh, biasHh, cPrev, c, h);
+        noOverlap(op, c, biasIh, biasHh, cPrev, h);
+        noOverlap(op, h, biasIh, biasHh, cPrev);
+    }
+
+    /** gates (B,4H) in place; cPrev, c, dh, dnext read; dc in place, all (B,H). */
+    private void checkLstmBackward(String op, Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext,
+                                   Tensor dc) {
+        elementwise(op, gates, cPrev, c, dh, dnext, dc);
+        gateShape(op + " gates", gates, 4, c);
+        sameShape(op + " cPrev", c, cPrev);
+        sameShape(op + " dh", c, dh);
+        sameShape(op + " dnext", c, dnext);
+        sameShape(op + " dc", c, dc);
+        noOverlap(op, gates, cPrev, c, dh, dnext, dc);
+        noOverlap(op, dc, cPrev, c, dh, dnext);
+    }
+
+    /** gates, hh (B,3H); biases (1,3H); hPrev, hn, h (B,H); gates in place, hn and h written. */
+    private void checkGruForward(String op, Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev,
+                                 Tensor hn, Tensor h) {
+        elementwise(op, gates, hh, biasIh, biasHh, hPrev, hn, h);
+        gateShape(op + " gates", gates, 3, hPrev);
+        sameShape(op + " hh", gates, hh);
+        rowVector(op + " biasIh", biasIh, gates.cols());
+        rowVector(op + " biasHh", biasHh, gates.cols());
+        sameShape(op + " hn", hPrev, hn);
+        sameShape(op + " h", hPrev, h);
+        noOverlap(op, gates, hh, biasIh, biasHh, hPrev, hn, h);
+        noOverlap(op, hn, hh, biasIh, biasHh, hPrev, h);
+        noOverlap(op, h, hh, biasIh, biasHh, hPrev);
+    }
+
+    /** gates, dgatesHh (B,3H); hn, hPrev, dh, dnext (B,H); gates and dnext in place, dgatesHh written. */
+    private void checkGruBackward(String op, Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
+                                  Tensor dgatesHh) {
+        elementwise(op, gates, hn, hPrev, dh, dnext, dgatesHh);
+        gateShape(op + " gates", gates, 3, hPrev);
+        sameShape(op + " dgatesHh", gates, dgatesHh);
+        sameShape(op + " hn", hPrev, hn);
+        sameShape(op + " dh", hPrev, dh);
+        sameShape(op + " dnext", hPrev, dnext);
+        noOverlap(op, gates, hn, hPrev, dh, dnext, dgatesHh);
+        noOverlap(op, dgatesHh, hn, hPrev, dh, dnext);
+        noOverlap(op, dnext, hn, hPrev, dh);
+    }
+
+    /** (B, G·H) gates of a (B, H) state. */
+    private static void gateShape(String what, Tensor gates, int g, Tensor state) {
+        if (gates.rows() != state.rows() || gates.cols() != (long) g * state.cols()) {
+            throw new IllegalArgumentException(what + " must be (" + state.rows() + "," + (long) g * state.cols()
+                    + ") for a " + state.shape() + " state, got " + gates.shape());
+        }
+    }
+
+    /** A (B,H) state times W_hh (G·H, H), landing in a (B,H) tensor. */
+    private void recurrent(String op, Tensor state, Tensor whh, int g, Tensor out) {
+        elementwise(op, state, whh);
+        if (whh.rows() != (long) g * out.cols() || whh.cols() != out.cols()) {
+            throw new IllegalArgumentException(op + " whh must be (" + (long) g * out.cols() + "," + out.cols()
+                    + "), got " + whh.shape());
+        }
+        sameShape(op + " state", state, out);
     }
 
     @Override

@@ -103,6 +103,69 @@ public interface Backend extends AutoCloseable {
      */
     void tanhStepBackward(Tensor a, Tensor waa, Tensor da, Tensor dnext);
 
+    /** The tanh cell's fused backward pointwise: da (B,H) = (1 − a²) ⊙ (da + dnext), a and dnext (B,H) read. */
+    void tanhCellBackward(Tensor a, Tensor dnext, Tensor da);
+
+    // ---- LSTM and GRU cells (PyTorch's nn.LSTM and nn.GRU; gates stacked i,f,g,o and r,z,n) --
+
+    /**
+     * LSTM pointwise forward of one step. gates (B,4H) holds x·W_ihᵀ + h·W_hhᵀ (no bias) on
+     * entry and the activations i = σ, f = σ, g = tanh, o = σ of (that + biasIh + biasHh) on
+     * return; biasIh, biasHh (1,4H); cPrev (B,H) is read; c = f⊙cPrev + i⊙g and h = o⊙tanh(c),
+     * both (B,H), are written.
+     */
+    void lstmCellForward(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h);
+
+    /**
+     * LSTM pointwise backward of one step. gates (B,4H): the activations on entry, dL/d(pre-
+     * activations) on return (in place). cPrev, c (B,H) read; dh (B,H) dL/dh_t from above and
+     * dnext (B,H) dL/dh_t through step t+1, both read; dc (B,H): dL/dc_t through step t+1 on
+     * entry, dL/dc_{t-1} on return.
+     */
+    void lstmCellBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc);
+
+    /**
+     * One LSTM forward step: gates (B,4H) += hPrev·W_hhᵀ, then {@link #lstmCellForward}. hPrev,
+     * cPrev, c, h (B,H); whh (4H,H). A backend may fuse the two.
+     */
+    void lstmStepForward(Tensor hPrev, Tensor cPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates,
+                         Tensor c, Tensor h);
+
+    /**
+     * One LSTM backward step: {@link #lstmCellBackward} with dnext as the recurrent gradient,
+     * then dnext (B,H) = dgates·W_hh (overwritten with dL/dh_{t-1}).
+     */
+    void lstmStepBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor whh, Tensor dh, Tensor dc, Tensor dnext);
+
+    /**
+     * GRU pointwise forward of one step. gates (B,3H) holds x·W_ihᵀ (no bias) on entry and the
+     * activations r, z, n on return; hh (B,3H) = hPrev·W_hhᵀ (no bias) is read; biasIh, biasHh
+     * (1,3H); hn (B,H) = hh_n + b_hn is written (the backward pass needs it), and
+     * h = (1−z)⊙n + z⊙hPrev (B,H), where r,z = σ(gates + b_i + hh + b_h), n = tanh(gates_n + b_in + r⊙hn).
+     */
+    void gruCellForward(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn, Tensor h);
+
+    /**
+     * GRU pointwise backward of one step. gates (B,3H): r, z, n on entry, the input side's
+     * dL/d(pre-activations) dr, dz, dn on return (in place); dgatesHh (B,3H) receives the
+     * recurrent side's dr, dz, r⊙dn; hn, hPrev (B,H) read; dh (B,H) from above read; dnext (B,H):
+     * dL/dh_t through step t+1 on entry, the direct part z⊙(dh + dnext) of dL/dh_{t-1} on return.
+     */
+    void gruCellBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext, Tensor dgatesHh);
+
+    /**
+     * One GRU forward step: hh (B,3H) = hPrev·W_hhᵀ (scratch), then {@link #gruCellForward}.
+     * A backend may fuse the two.
+     */
+    void gruStepForward(Tensor hPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates, Tensor hh, Tensor hn,
+                        Tensor h);
+
+    /**
+     * One GRU backward step: {@link #gruCellBackward}, then dnext (B,H) += dgatesHh·W_hh, which
+     * leaves dL/dh_{t-1} in dnext.
+     */
+    void gruStepBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor whh, Tensor dh, Tensor dgatesHh, Tensor dnext);
+
     /** out (1,C) = beta * out + sum over the rows of x (N,C), in fixed row order. */
     void sumRows(Tensor x, float beta, Tensor out);
 

@@ -11,14 +11,19 @@ import java.util.regex.Pattern;
 
 /**
  * The kernels of {@code kernels/} are written once in the common subset of OpenCL C and CUDA
- * C++; a backend compiles one prelude followed by the bodies (the tests' emulated CUDA driver compiles
- * them as host C with a third prelude). Everything is read from the class
- * path (the jar), never from the working directory. A {@code #line} directive after the prelude
- * makes compiler messages point at lines of the body file itself.
+ * C++; a backend compiles one prelude followed by the body files, in {@link #BODY_FILES} order,
+ * as one program (the tests' emulated CUDA driver compiles them as host C with a third prelude).
+ * Everything is read from the class path (the jar), never from the working directory. A
+ * {@code #line} directive before each body file makes compiler messages point at lines of that
+ * file itself.
  */
 public final class KernelSource {
-    /** The file holding every kernel body, under {@code kernels/} on the class path. */
+    /** The file holding the engine's general kernels, under {@code kernels/} on the class path. */
     public static final String BODIES = "bptt_kernels.cl.cu";
+    /** The recurrent cells' fused pointwise kernels (tanh backward, LSTM, GRU). */
+    public static final String CELLS = "cells.cl.cu";
+    /** Every body file, in the order they are compiled. */
+    public static final List<String> BODY_FILES = List.of(BODIES, CELLS);
 
     private static final Pattern KERNEL_NAME = Pattern.compile("^KERNEL\\s+void\\s+(\\w+)\\s*\\(", Pattern.MULTILINE);
 
@@ -37,18 +42,28 @@ public final class KernelSource {
         public String preludeFile() { return prelude; }
     }
 
-    /** Prelude of {@code api} + a #line directive + the kernel bodies: one compilable unit. */
+    /** Prelude of {@code api}, then each body file after a #line directive: one compilable unit. */
     public static String source(Api api) {
-        return read(api.preludeFile()) + "\n#line 1 \"" + BODIES + "\"\n" + read(BODIES);
+        StringBuilder s = new StringBuilder(read(api.preludeFile()));
+        for (String file : BODY_FILES) {
+            s.append("\n#line 1 \"").append(file).append("\"\n").append(read(file));
+        }
+        return s.toString();
     }
 
-    /** The kernel bodies alone. */
-    public static String bodies() { return read(BODIES); }
+    /** The kernel bodies alone: every body file, in order. */
+    public static String bodies() {
+        StringBuilder s = new StringBuilder();
+        for (String file : BODY_FILES) {
+            s.append(read(file)).append('\n');
+        }
+        return s.toString();
+    }
 
     /** Every kernel name defined in the bodies, in file order. */
     public static List<String> kernelNames() {
         List<String> names = new ArrayList<>();
-        Matcher m = KERNEL_NAME.matcher(read(BODIES));
+        Matcher m = KERNEL_NAME.matcher(bodies());
         while (m.find()) {
             names.add(m.group(1));
         }

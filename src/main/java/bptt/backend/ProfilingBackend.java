@@ -37,6 +37,13 @@ public final class ProfilingBackend implements Backend {
 
     private long start() { return System.nanoTime(); }
 
+    /** Runs one op and adds its synchronized wall time to {@code op}'s tally. */
+    private void timed(String op, Runnable body) {
+        long t = start();
+        body.run();
+        stop(op, t);
+    }
+
     private void stop(String op, long t0) {
         inner.synchronize();
         long[] v = tally.computeIfAbsent(op, k -> new long[2]);
@@ -154,6 +161,55 @@ public final class ProfilingBackend implements Backend {
         long t = start();
         inner.tanhStepBackward(a, waa, da, dnext);
         stop("tanhStepBackward", t);
+    }
+
+    @Override
+    public void tanhCellBackward(Tensor a, Tensor dnext, Tensor da) {
+        timed("tanhCellBackward", () -> inner.tanhCellBackward(a, dnext, da));
+    }
+
+    @Override
+    public void lstmCellForward(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
+        timed("lstmCellForward", () -> inner.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h));
+    }
+
+    @Override
+    public void lstmCellBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
+        timed("lstmCellBackward", () -> inner.lstmCellBackward(gates, cPrev, c, dh, dnext, dc));
+    }
+
+    @Override
+    public void lstmStepForward(Tensor hPrev, Tensor cPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates,
+                                Tensor c, Tensor h) {
+        timed("lstmStepForward", () -> inner.lstmStepForward(hPrev, cPrev, whh, biasIh, biasHh, gates, c, h));
+    }
+
+    @Override
+    public void lstmStepBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor whh, Tensor dh, Tensor dc, Tensor dnext) {
+        timed("lstmStepBackward", () -> inner.lstmStepBackward(gates, cPrev, c, whh, dh, dc, dnext));
+    }
+
+    @Override
+    public void gruCellForward(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
+                               Tensor h) {
+        timed("gruCellForward", () -> inner.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h));
+    }
+
+    @Override
+    public void gruCellBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext, Tensor dgatesHh) {
+        timed("gruCellBackward", () -> inner.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh));
+    }
+
+    @Override
+    public void gruStepForward(Tensor hPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates, Tensor hh,
+                               Tensor hn, Tensor h) {
+        timed("gruStepForward", () -> inner.gruStepForward(hPrev, whh, biasIh, biasHh, gates, hh, hn, h));
+    }
+
+    @Override
+    public void gruStepBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor whh, Tensor dh, Tensor dgatesHh,
+                                Tensor dnext) {
+        timed("gruStepBackward", () -> inner.gruStepBackward(gates, hn, hPrev, whh, dh, dgatesHh, dnext));
     }
 
     @Override

@@ -3,6 +3,7 @@ package bptt.cli;
 
 import bptt.backend.Backend;
 import bptt.backend.ProfilingBackend;
+import bptt.rnn.Cell;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
@@ -54,6 +55,9 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--layers", defaultValue = "1", description = "L, stacked layers (default: ${DEFAULT-VALUE})")
     int layers;
 
+    @Option(names = "--cell", defaultValue = "tanh", description = "tanh, lstm or gru (default: ${DEFAULT-VALUE})")
+    String cell;
+
     @Option(names = "--warmup", defaultValue = "3", description = "untimed steps first (default: ${DEFAULT-VALUE})")
     int warmup;
 
@@ -94,35 +98,37 @@ public final class BenchCommand implements Runnable {
 
     /**
      * GEMM FLOPs of one training step, 2·m·n·k per GEMM that {@link Workspace} runs, with
-     * N = T·B rows, D_l the input width of layer l (D_0 = V for tokens, H above):
+     * N = T·B rows, G·H the gate width (G = 1 tanh, 4 LSTM, 3 GRU) and D_l the input width of
+     * layer l (D_0 = V for tokens, H above):
      * <pre>
-     *   output layer:  forward logits, backward dWya and dA_top      3 · 2·N·H·V
-     *   per layer l:   forward recurrence, backward dnext, dWaa      3 · 2·N·H·H
-     *                  input projection and dWax (skipped for tokens
-     *                  at l = 0: a gather and a scatter-add instead) 2 · 2·N·D_l·H
-     *                  dx into layer l-1 (l > 0)                     1 · 2·N·H·H
+     *   output layer:  forward logits, backward dWya and dh_top      3 · 2·N·H·V
+     *   per layer l:   forward recurrence, backward dnext, dW_hh     3 · 2·N·G·H·H
+     *                  input projection and dW_ih (skipped for tokens
+     *                  at l = 0: a gather and a scatter-add instead) 2 · 2·N·D_l·G·H
+     *                  dx into layer l-1 (l > 0)                     1 · 2·N·G·H·H
      * </pre>
-     * Elementwise work (bias+tanh, tanh backward, softmax, row sums, SGD) is not counted.
+     * Elementwise work (the cells' pointwise kernels, softmax, row sums, SGD) is not counted.
      */
-    static double flopsPerStep(int batch, int seqLen, int hidden, int vocab, int layers) {
-        return flopsPerStep(RnnConfig.charModel(vocab, hidden, layers), batch, seqLen);
+    static double flopsPerStep(Cell cell, int batch, int seqLen, int hidden, int vocab, int layers) {
+        return flopsPerStep(RnnConfig.charModel(cell, vocab, hidden, layers), batch, seqLen);
     }
 
     /**
-     * The same count for any model; dense input at l = 0 adds its projection and dWax,
-     * 2 · 2·N·D·H. Checkpointed BPTT's recomputed forward is not counted: GFLOP/s stay the
+     * The same count for any model; dense input at l = 0 adds its projection and dW_ih,
+     * 2 · 2·N·D·G·H. Checkpointed BPTT's recomputed forward is not counted: GFLOP/s stay the
      * useful work, so the cost of recomputation shows as lower GFLOP/s.
      */
     static double flopsPerStep(RnnConfig config, int batch, int seqLen) {
         double n = (double) batch * seqLen;
         double h = config.hidden();
+        double gh = config.gateWidth();
         double flops = 3 * 2 * n * h * config.outputSize();
         for (int l = 0; l < config.layers(); l++) {
-            flops += 3 * 2 * n * h * h;
+            flops += 3 * 2 * n * gh * h;
             if (l > 0) {
-                flops += 2 * 2 * n * h * h + 2 * n * h * h;
+                flops += 2 * 2 * n * h * gh + 2 * n * gh * h;
             } else if (!config.tokenInput()) {
-                flops += 2 * 2 * n * config.inputSize() * h;
+                flops += 2 * 2 * n * config.inputSize() * gh;
             }
         }
         return flops;
@@ -132,12 +138,14 @@ public final class BenchCommand implements Runnable {
         ProfilingBackend profiler = profile ? new ProfilingBackend(raw) : null;
         Backend be = profile ? profiler : raw;
         SyntheticTask generator = "text".equalsIgnoreCase(task) ? null : SyntheticTask.create(task, batch, seqLen, 1);
-        RnnConfig config = generator == null ? RnnConfig.charModel(vocab, hidden, layers) : generator.model(hidden, layers);
-        Schedule schedule = Schedule.parse(checkpointEvery, seqLen);
+        Cell recurrentCell = Cell.parse(cell);
+        RnnConfig config = (generator == null ? RnnConfig.charModel(vocab, hidden, layers) : generator.model(hidden, layers))
+                .withCell(recurrentCell);
+        Schedule schedule = Schedule.parse(checkpointEvery);
         long maxTensor = raw.maxTensorFloats();
         MemoryEstimate.requireFits(new MemoryEstimate.Sizes(hidden, layers, batch, seqLen), z -> MemoryEstimate.of(
-                        generator == null ? RnnConfig.charModel(vocab, z.hidden(), z.layers()) : generator.model(z.hidden(), z.layers()),
-                        z.batch(), z.seqLen(), schedule, Optimizer.Kind.SGD, maxTensor),
+                        (generator == null ? RnnConfig.charModel(vocab, z.hidden(), z.layers()) : generator.model(z.hidden(), z.layers()))
+                                .withCell(recurrentCell), z.batch(), z.seqLen(), schedule, Optimizer.Kind.SGD, maxTensor),
                 Optimizer.Kind.SGD, raw.name(), raw.availableBytes(), maxTensor, MemoryEstimate.heapAvailable());
         int rows = batch * seqLen;
         float[] inputs = new float[config.tokenInput() ? rows : rows * config.inputSize()];
@@ -185,18 +193,20 @@ public final class BenchCommand implements Runnable {
         long rss = peakResidentBytes();
         if (json) {
             System.out.println(String.format(Locale.ROOT,
-                    "{\"backend\":\"%s\",\"device\":\"%s\",\"task\":\"%s\",\"batch\":%d,\"seq_len\":%d,\"hidden\":%d,"
+                    "{\"backend\":\"%s\",\"device\":\"%s\",\"task\":\"%s\",\"cell\":\"%s\",\"batch\":%d,\"seq_len\":%d,\"hidden\":%d,"
                             + "\"vocab\":%d,\"layers\":%d,\"checkpoint_every\":%d,\"warmup\":%d,\"repeats\":%d,"
                             + "\"ms_per_step\":%.3f,\"ms_min\":%.3f,\"ms_max\":%.3f,\"tokens_per_s\":%.1f,"
                             + "\"gflop_per_step\":%.4f,\"gflops\":%.2f,\"peak_bytes\":%d,\"jvm_heap_peak_bytes\":%d,"
                             + "\"peak_rss_bytes\":%d,\"loss\":%.5f}",
-                    raw.name(), escape(raw.deviceDescription()), task, batch, seqLen, hidden, config.outputSize(), layers,
+                    raw.name(), escape(raw.deviceDescription()), task, recurrentCell.option(), batch, seqLen, hidden,
+                    config.outputSize(), layers,
                     checkpointK, warmup, repeats, median, sorted[0], sorted[repeats - 1], tokensPerS, flops / 1e9, gflops,
                     peak, heap, rss, loss));
         } else {
             System.out.printf(Locale.ROOT, "backend %s: %s%n", raw.name(), raw.deviceDescription());
-            System.out.printf(Locale.ROOT, "%s B=%d T=%d H=%d V=%d layers=%d, %s: %d warm-up + %d timed training steps"
-                    + " (forward + backward + SGD)%n", task, batch, seqLen, hidden, config.outputSize(), layers,
+            System.out.printf(Locale.ROOT, "%s %s B=%d T=%d H=%d V=%d layers=%d, %s: %d warm-up + %d timed training steps"
+                    + " (forward + backward + SGD)%n", task, recurrentCell.option(), batch, seqLen, hidden,
+                    config.outputSize(), layers,
                     checkpointK == 0 ? "full storage" : "checkpoint every " + checkpointK, warmup, repeats);
             System.out.printf(Locale.ROOT, "  ms/step      %10.2f median (min %.2f, max %.2f)%n", median, sorted[0],
                     sorted[repeats - 1]);

@@ -120,7 +120,8 @@ public final class EvalCommand implements Callable<Integer> {
             throw new UserError("--data is for text models; the " + kind + " task generates its own sequences");
         }
         SyntheticTask generator = SyntheticTask.create(kind, batch, seqLen, seed);
-        if (!generator.model(ckpt.config().hidden(), ckpt.config().layers()).equals(ckpt.config())) {
+        if (!generator.model(ckpt.config().hidden(), ckpt.config().layers()).withCell(ckpt.config().cell())
+                .equals(ckpt.config())) {
             throw new UserError("checkpoint " + checkpoint + " is not a model for the " + kind + " task");
         }
         try (Backend backend = backendOption.open()) {

@@ -1,6 +1,7 @@
-// GradcheckCommand: `bptt gradcheck` prints BPTT gradients vs finite differences, per parameter.
+// GradcheckCommand: `bptt gradcheck` prints BPTT gradients vs finite differences, per parameter and gate, for every cell.
 package bptt.cli;
 
+import bptt.rnn.Cell;
 import bptt.rnn.GradientCheck;
 import bptt.rnn.RnnConfig;
 import picocli.CommandLine.Command;
@@ -11,9 +12,12 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "gradcheck", mixinStandardHelpOptions = true,
-        description = {"Checks every BPTT gradient against central finite differences in float64 on cpu-ref.",
+        description = {"Checks every BPTT gradient against central finite differences in float64 on cpu-ref,",
+                "for every cell (tanh, LSTM, GRU) gate by gate.",
                 "Exit code 0 when every max relative error is below 1e-6, 1 otherwise."})
 public final class GradcheckCommand implements Callable<Integer> {
+    @Option(names = "--cell", defaultValue = "all", description = "tanh, lstm, gru or all (default ${DEFAULT-VALUE}).")
+    String cell;
     @Option(names = "--hidden", description = "Hidden size H (default ${DEFAULT-VALUE}).", defaultValue = "5")
     int hidden;
     @Option(names = "--layers", description = "Layers of the one-hot model (default ${DEFAULT-VALUE}).", defaultValue = "2")
@@ -26,7 +30,7 @@ public final class GradcheckCommand implements Callable<Integer> {
     int seqLen;
     @Option(names = "--seed", description = "Random seed (default ${DEFAULT-VALUE}).", defaultValue = "1")
     long seed;
-    @Option(names = "--explain", description = "Also check the wrong orders a_prevᵀ·dpre and xᵀ·dpre and show them failing.")
+    @Option(names = "--explain", description = "Also check the wrong orders h_prevᵀ·dpre and xᵀ·dpre (per gate) and show them failing.")
     boolean explain;
 
     @Override
@@ -34,28 +38,43 @@ public final class GradcheckCommand implements Callable<Integer> {
         if (hidden <= 0 || vocab <= 0 || batch <= 0 || seqLen <= 0 || layers <= 0) {
             throw new UserError("--hidden, --vocab, --batch, --seq-len and --layers must be positive");
         }
+        List<Cell> cells = "all".equalsIgnoreCase(cell) ? List.of(Cell.values()) : List.of(Cell.parse(cell));
         PrintStream out = System.out;
         boolean ok = true;
-        RnnConfig tokens = RnnConfig.charModel(vocab, hidden, layers);
-        ok &= table(out, "one-hot input (V=" + vocab + "), " + layers + " layer(s), B=" + batch + ", T=" + seqLen,
-                new GradientCheck(tokens, batch, seqLen, seed).run(progress("one-hot model")));
-        RnnConfig dense = new RnnConfig(hidden, false, hidden, 1, vocab);
-        ok &= table(out, "dense input (D=" + hidden + "), 1 layer, B=" + batch + ", T=" + seqLen,
-                new GradientCheck(dense, batch, seqLen, seed + 1).run(progress("dense model")));
+        for (Cell c : cells) {
+            ok &= check(out, c);
+        }
+        out.println(ok ? "gradcheck: all gradients match (max rel error < " + GradientCheck.TOLERANCE + ")"
+                : "gradcheck: FAILED");
+        return ok ? 0 : 1;
+    }
+
+    private boolean check(PrintStream out, Cell c) {
+        out.println();
+        out.println("== " + c.option() + " cell; gate gradients:");
+        for (String line : GradientCheck.gateLegend(c)) {
+            out.println("   " + line);
+        }
+        boolean ok = true;
+        RnnConfig tokens = RnnConfig.charModel(c, vocab, hidden, layers);
+        ok &= table(out, c.option() + ", one-hot input (V=" + vocab + "), " + layers + " layer(s), B=" + batch
+                + ", T=" + seqLen, new GradientCheck(tokens, batch, seqLen, seed).run(progress(c.option() + " one-hot model")));
+        RnnConfig dense = new RnnConfig(hidden, false, hidden, 1, vocab, c);
+        ok &= table(out, c.option() + ", dense input (D=" + hidden + "), 1 layer, B=" + batch + ", T=" + seqLen,
+                new GradientCheck(dense, batch, seqLen, seed + 1).run(progress(c.option() + " dense model")));
         if (explain) {
             out.println();
-            out.println("Waa is square (H×H), and with D = H so is Wax: shapes cannot tell the right order from its transpose.");
+            out.println("Each gate's block of W_hh is square (H×H), and with D = H so is W_ih's: shapes cannot tell"
+                    + " the right order from its transpose.");
             List<GradientCheck.Row> rows = new GradientCheck(dense, batch, seqLen, seed + 1).explain();
-            printRows(out, "right and wrong orders for layer 0 (a wrong order must FAIL)", rows);
+            printRows(out, c.option() + ": right and wrong orders for layer 0 (a wrong order must FAIL)", rows);
             out.println("why: " + GradientCheck.whyRightOrder());
             for (GradientCheck.Row r : rows) {
                 boolean wrongOrder = r.formula().contains("wrong");
                 ok &= wrongOrder != r.passed();
             }
         }
-        out.println(ok ? "gradcheck: all gradients match (max rel error < " + GradientCheck.TOLERANCE + ")"
-                : "gradcheck: FAILED");
-        return ok ? 0 : 1;
+        return ok;
     }
 
     /**
@@ -89,9 +108,9 @@ public final class GradcheckCommand implements Callable<Integer> {
     private static void printRows(PrintStream out, String title, List<GradientCheck.Row> rows) {
         out.println();
         out.println(title);
-        out.printf("  %-6s %-52s %-9s %-13s %s%n", "param", "gradient", "shape", "max rel err", "");
+        out.printf("  %-9s %-50s %-9s %-13s %s%n", "param", "gradient", "shape", "max rel err", "");
         for (GradientCheck.Row r : rows) {
-            out.printf("  %-6s %-52s %-9s %-13.3e %s%n", r.name(), r.formula(), r.shape(), r.maxRelError(),
+            out.printf("  %-9s %-50s %-9s %-13.3e %s%n", r.name(), r.formula(), r.shape(), r.maxRelError(),
                     r.passed() ? "ok" : "FAIL");
         }
     }

@@ -2,6 +2,7 @@
 package bptt.cli;
 
 import bptt.backend.Backend;
+import bptt.rnn.Cell;
 import bptt.rnn.Schedule;
 import bptt.rnn.RnnConfig;
 import bptt.train.Checkpoint;
@@ -41,7 +42,8 @@ import java.util.concurrent.Callable;
 import java.util.function.Function;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Trains a character-level tanh RNN language model with truncated BPTT.",
+        description = {"Trains a character-level RNN language model (tanh, LSTM or GRU cells) with truncated BPTT,",
+                "or a model of a long-range task (--task copy|adding).",
                 "Without --data it trains on a built-in corpus that needs no download.",
                 "Ctrl-C saves a checkpoint and exits; --resume continues bit for bit."})
 public final class TrainCommand implements Callable<Integer> {
@@ -57,6 +59,10 @@ public final class TrainCommand implements Callable<Integer> {
     String task;
     @Mixin
     BackendOption backendOption;
+    @Option(names = "--cell", defaultValue = "tanh", description = "tanh, lstm or gru: PyTorch's nn.RNN, nn.LSTM or nn.GRU (default ${DEFAULT-VALUE}; with --resume or --init-from, the checkpoint's).")
+    String cell;
+    @Option(names = "--init", defaultValue = "pytorch", description = "pytorch (uniform ±1/√H) or chrono (LSTM/GRU keep-gate biases for memories up to --seq-len steps, Tallec & Ollivier 2018; default ${DEFAULT-VALUE}).")
+    String init;
     @Option(names = "--hidden", defaultValue = "128", description = "Hidden size H (default ${DEFAULT-VALUE}).")
     int hidden;
     @Option(names = "--layers", defaultValue = "1", description = "Stacked RNN layers L (default ${DEFAULT-VALUE}).")
@@ -112,12 +118,20 @@ public final class TrainCommand implements Callable<Integer> {
             hidden = given("--hidden") ? hidden : initial.config().hidden();
             layers = given("--layers") ? layers : initial.config().layers();
         }
+        Checkpoint source = resumed != null ? resumed : initial;
+        if (source != null && !given("--cell")) {
+            cell = source.config().cell().option();
+        }
         TrainSettings settings = new TrainSettings(hidden, layers, batch, seqLen, steps, lr,
-                Optimizer.parseKind(optimizer), clip, seed, valFraction, saveEvery, sampleEvery, evalEvery);
-        Schedule schedule = Schedule.parse(checkpointEvery, seqLen);
+                Optimizer.parseKind(optimizer), clip, seed, valFraction, saveEvery, sampleEvery, evalEvery,
+                Cell.parse(cell));
+        if (!"pytorch".equalsIgnoreCase(init) && !"chrono".equalsIgnoreCase(init)) {
+            throw new UserError("--init must be pytorch or chrono, got '" + init + "'");
+        }
+        Schedule schedule = Schedule.parse(checkpointEvery);
         backendOption.validate();
         Dataset dataset = dataset();
-        RnnConfig config = dataset.model(hidden, layers);
+        RnnConfig config = model(dataset, hidden, layers);
         requireMemory(dataset, schedule, settings.optimizer(), "any backend", Long.MAX_VALUE, Integer.MAX_VALUE, Long.MAX_VALUE);
         Path curve = curvePath();
         checkOutputs(dataset, curve);
@@ -127,6 +141,9 @@ public final class TrainCommand implements Callable<Integer> {
                     backend.availableBytes(), backend.maxTensorFloats(), MemoryEstimate.heapAvailable());
             try (Trainer trainer = new Trainer(backend, dataset, settings, schedule);
                  MetricsLog metrics = new MetricsLog(log, resumed != null)) {
+                if ("chrono".equalsIgnoreCase(init)) {
+                    trainer.rnn().initializeChrono(seed, seqLen);
+                }
                 if (resumed != null) {
                     TrainingState.resume(trainer, resumed);
                     trainer.setLastGoodCheckpoint(resume.toString(), trainer.step());
@@ -146,9 +163,9 @@ public final class TrainCommand implements Callable<Integer> {
                     out.printf(Locale.ROOT, "data: %s; chance accuracy %.3f%n", dataset.description(),
                             ((SyntheticTask) dataset).chanceAccuracy());
                 }
-                out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden, %d parameters, %s; backend %s (%s)%n",
-                        layers, hidden, trainer.rnn().layout().total(), MemoryEstimate.size(estimate.backendBytes()),
-                        backend.name(), backend.deviceDescription());
+                out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden (%s), %d parameters, %s; backend %s (%s)%n",
+                        layers, hidden, config.cell().option(), trainer.rnn().layout().total(),
+                        MemoryEstimate.size(estimate.backendBytes()), backend.name(), backend.deviceDescription());
                 out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
                         batch, seqLen, optimizer, lr, clip, trainer.workspace().checkpointEvery() == 0 ? "0 (full storage)"
                                 : Integer.toString(trainer.workspace().checkpointEvery()), Math.log(vocab));
@@ -170,10 +187,15 @@ public final class TrainCommand implements Callable<Integer> {
     private MemoryEstimate requireMemory(Dataset dataset, Schedule schedule, Optimizer.Kind kind, String backend,
                                          long available, long maxTensor, long heap) {
         Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = z -> MemoryEstimate.of(
-                dataset.model(z.hidden(), z.layers()), z.batch(), z.seqLen(), schedule, kind, maxTensor);
+                model(dataset, z.hidden(), z.layers()), z.batch(), z.seqLen(), schedule, kind, maxTensor);
         MemoryEstimate.Sizes sizes = new MemoryEstimate.Sizes(hidden, layers, batch, seqLen);
         MemoryEstimate.requireFits(sizes, estimate, kind, backend, available, maxTensor, heap);
         return estimate.apply(sizes);
+    }
+
+    /** The model this run trains on {@code dataset}: its input and output sizes, with --cell. */
+    private RnnConfig model(Dataset dataset, int hiddenSize, int layerCount) {
+        return dataset.model(hiddenSize, layerCount).withCell(Cell.parse(cell));
     }
 
     private Dataset dataset() {
@@ -219,7 +241,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         if (!force && Files.exists(saveTarget) && (resume == null || !saveTarget.equals(resolved(resume)))) {
             Vocabulary vocabulary = dataset.vocabulary();
-            String clash = CheckpointIo.differenceFrom(save, dataset.model(hidden, layers),
+            String clash = CheckpointIo.differenceFrom(save, model(dataset, hidden, layers),
                     vocabulary == null ? null : vocabulary.codePoints());
             if (clash != null) {
                 throw new UserError(clash + "; this run would replace it: pass another --save path to keep it,"

@@ -3,6 +3,7 @@ package bptt.conformance;
 
 import bptt.backend.Backend;
 import bptt.backend.ref.CpuRefBackend;
+import bptt.rnn.Cell;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -50,7 +51,10 @@ public final class Conformance {
         return list;
     }
 
-    /** Whole-model checks for the tests: token and dense input, 1 and 2 layers, (B, H, V, T) from {@link #SIZES}. */
+    /**
+     * Whole-model checks for the tests: token and dense input, 1 and 2 layers, (B, H, V, T) from
+     * {@link #SIZES}, for the tanh cell and for LSTM and GRU, full storage and checkpointed.
+     */
     public static List<Check> testModels() {
         int[][] shapes = {{3, 17, 33, 17}, {1, 33, 17, 65}, {17, 3, 65, 3}, {33, 65, 129, 1}};
         List<Check> list = new ArrayList<>();
@@ -63,6 +67,15 @@ public final class Conformance {
         }
         list.add(new ModelCheck(true, 2, 3, 17, 33, 65, 8));
         list.add(new ModelCheck(false, 1, 17, 33, 17, 33, 5));
+        for (Cell cell : new Cell[]{Cell.LSTM, Cell.GRU}) {
+            list.add(new ModelCheck(cell, true, 1, 3, 17, 33, 17));
+            list.add(new ModelCheck(cell, false, 2, 3, 17, 33, 17));
+            list.add(new ModelCheck(cell, true, 2, 1, 33, 17, 65));
+            list.add(new ModelCheck(cell, false, 1, 17, 3, 65, 3));
+            list.add(new ModelCheck(cell, true, 1, 33, 65, 129, 1));
+            list.add(new ModelCheck(cell, true, 2, 3, 17, 33, 65, 8));
+            list.add(new ModelCheck(cell, false, 1, 17, 33, 17, 33, 5));
+        }
         return list;
     }
 
@@ -76,6 +89,11 @@ public final class Conformance {
         list.add(new ModelCheck(true, 1, 33, 129, 65, 1000));
         list.add(new ModelCheck(false, 2, 3, 65, 17, 1000));
         list.add(new ModelCheck(true, 1, 33, 129, 65, 1000, 32));
+        for (Cell cell : new Cell[]{Cell.LSTM, Cell.GRU}) {
+            list.add(new ModelCheck(cell, true, 2, 17, 65, 65, 129));
+            list.add(new ModelCheck(cell, true, 1, 33, 129, 65, 1000));
+            list.add(new ModelCheck(cell, true, 1, 33, 129, 65, 1000, 32));
+        }
         return list;
     }
 
@@ -84,6 +102,8 @@ public final class Conformance {
         List<Check> list = new ArrayList<>();
         list.add(new ModelCheck(true, 2, 17, 33, 65, 33));
         list.add(new ModelCheck(false, 1, 3, 17, 33, 129));
+        list.add(new ModelCheck(Cell.LSTM, true, 2, 17, 33, 65, 33));
+        list.add(new ModelCheck(Cell.GRU, false, 1, 3, 17, 33, 129));
         for (Check c : OpChecks.elementwise(3 * 129, 65)) {
             if (c.name().startsWith("sumRows") || c.name().startsWith("softmax") || c.name().startsWith("scatter")
                     || c.name().startsWith("sumOfSquares")) {

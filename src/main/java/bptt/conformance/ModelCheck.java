@@ -2,6 +2,7 @@
 package bptt.conformance;
 
 import bptt.backend.Backend;
+import bptt.rnn.Cell;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
@@ -13,19 +14,30 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * One training step's math on a (B, H, V, T) problem with L layers and token or dense input:
- * parameters from {@link Rnn#initialize}, random h0, inputs and targets (about one in eight
- * targets is -1), every activation and gradient buffer poisoned with NaN first. Compares the
- * loss, every layer's outputs a_t (with full storage) or final state (checkpointed), the whole
- * gradient slab and dL/dh0. With {@code checkpointEvery} k > 0 the backward pass recomputes
- * k-step segments, so the backend's checkpointed BPTT is held to the same tolerance.
+ * One training step's math on a (B, H, V, T) problem with L layers of a cell and token or dense
+ * input: parameters from {@link Rnn#initialize}, random h0 (and c0), inputs and targets (about one
+ * in eight targets is -1), every activation and gradient buffer poisoned with NaN first.
+ * Compares the loss, every layer's outputs h_t (with full storage) or final state (checkpointed),
+ * the LSTM's final cell state, the whole gradient slab and dL/dh0 (and dL/dc0). With
+ * {@code checkpointEvery} k > 0 the backward pass recomputes k-step segments, so the backend's
+ * checkpointed BPTT is held to the same tolerance.
  */
-public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen,
+public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen,
                          int checkpointEvery) implements Check {
 
-    /** Full storage. */
+    /** A tanh model, checkpointed every k steps (0 = full storage). */
+    public ModelCheck(boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen, int checkpointEvery) {
+        this(Cell.TANH, tokenInput, layers, batch, hidden, vocab, seqLen, checkpointEvery);
+    }
+
+    /** A tanh model, full storage. */
     public ModelCheck(boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen) {
-        this(tokenInput, layers, batch, hidden, vocab, seqLen, 0);
+        this(Cell.TANH, tokenInput, layers, batch, hidden, vocab, seqLen, 0);
+    }
+
+    /** A model of the given cell, full storage. */
+    public ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen) {
+        this(cell, tokenInput, layers, batch, hidden, vocab, seqLen, 0);
     }
 
     /** Gradients pass through T steps and T·B-long GEMMs: judged relative to their largest magnitude. */
@@ -34,7 +46,8 @@ public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, 
 
     @Override
     public String name() {
-        return "model " + (tokenInput ? "token" : "dense") + " L=" + layers + (checkpointEvery > 0 ? " ckpt" : "");
+        return "model " + (cell == Cell.TANH ? "" : cell.option() + " ") + (tokenInput ? "token" : "dense") + " L="
+                + layers + (checkpointEvery > 0 ? " ckpt" : "");
     }
 
     @Override
@@ -46,7 +59,8 @@ public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, 
     @Override
     public List<Output> run(Backend be, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
-        RnnConfig config = new RnnConfig(vocab, tokenInput, hidden, layers, vocab);
+        RnnConfig config = new RnnConfig(vocab, tokenInput, hidden, layers, vocab, cell);
+        boolean lstm = cell.hasCellState();
         int rows = batch * seqLen;
         try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, new Schedule(checkpointEvery, 0))) {
             rnn.initialize(random.nextLong());
@@ -62,11 +76,12 @@ public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, 
             ws.setInputs(inputs);
             ws.setTargets(targets);
             for (int l = 0; l < layers; l++) {
-                float[] h0 = new float[batch * hidden];
-                for (int i = 0; i < h0.length; i++) {
-                    h0[i] = (float) (0.5 * random.nextGaussian());
+                be.upload(gaussian(random, batch * hidden, 0.5), ws.initialState(l));
+                if (lstm) {
+                    be.upload(gaussian(random, batch * hidden, 0.5), ws.initialCellState(l));
+                    poison(be, ws.finalCellState(l));
+                    poison(be, ws.initialCellStateGrad(l));
                 }
-                be.upload(h0, ws.initialState(l));
                 if (checkpointEvery == 0) {
                     poison(be, ws.outputs(l));
                     poison(be, ws.preactivationGrads(l));
@@ -80,16 +95,30 @@ public record ModelCheck(boolean tokenInput, int layers, int batch, int hidden, 
             List<Output> outputs = new ArrayList<>();
             outputs.add(new Output("loss", new float[]{loss}, Tolerance.of(0, 1e-5)));
             for (int l = 0; l < layers; l++) {
-                outputs.add(checkpointEvery == 0 ? new Output("a" + l, be.download(ws.outputs(l)), STATES)
-                        : new Output("aT" + l, be.download(ws.finalState(l)), STATES));
+                outputs.add(checkpointEvery == 0 ? new Output("h" + l, be.download(ws.outputs(l)), STATES)
+                        : new Output("hT" + l, be.download(ws.finalState(l)), STATES));
+                if (lstm) {
+                    outputs.add(new Output("cT" + l, be.download(ws.finalCellState(l)), STATES));
+                }
             }
             outputs.add(new Output("grads", be.download(rnn.grads()), GRADS));
             for (int l = 0; l < layers; l++) {
                 outputs.add(new Output("dh0_" + l, be.download(ws.initialStateGrad(l)), GRADS));
+                if (lstm) {
+                    outputs.add(new Output("dc0_" + l, be.download(ws.initialCellStateGrad(l)), GRADS));
+                }
             }
             return outputs;
         }
     }
 
     private static void poison(Backend be, Tensor t) { be.upload(Scratch.nans((int) t.size()), t); }
+
+    private static float[] gaussian(SplittableRandom random, int n, double scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (scale * random.nextGaussian());
+        }
+        return v;
+    }
 }

@@ -93,6 +93,7 @@ public final class OpChecks {
             s.be.tanhStepBackward(a, waa, da, dnext);
             return List.of(s.out("dpre", da, ELEMENTWISE), s.out("dnext", dnext, Tolerance.scaled(1e-5, 1e-5)));
         }));
+        list.addAll(cells(n, c));
         for (float beta : new float[]{0f, 0.5f}) {
             list.add(check("sumRows beta=" + beta, nc, s -> {
                 Tensor x = s.gaussian(n, c, 1);
@@ -160,6 +161,116 @@ public final class OpChecks {
             Tensor cache = s.uniform(n, c, 0, 1);
             s.be.adagradUpdate(p, g, cache, 0.1f, 1e-8f, 0.5f);
             return List.of(s.out("param", p, Tolerance.of(2e-6, 1e-5)), s.out("cache", cache, ELEMENTWISE));
+        }));
+        return list;
+    }
+
+    /**
+     * The recurrent cells' ops on a batch of b rows and h units: the tanh cell's fused backward,
+     * and LSTM's and GRU's pointwise kernels and whole steps (recurrent GEMM + kernel), forward
+     * and backward. Gate activations are drawn in (0, 1); every output is poisoned first.
+     */
+    static List<Check> cells(int b, int h) {
+        String bh = "B=" + b + " H=" + h;
+        Tolerance step = Tolerance.scaled(1e-5, 1e-5);
+        List<Check> list = new ArrayList<>();
+        list.add(check("tanhCellBackward", bh, s -> {
+            Tensor a = s.uniform(b, h, -1, 1);
+            Tensor dnext = s.gaussian(b, h, 1);
+            Tensor da = s.gaussian(b, h, 1);
+            s.be.tanhCellBackward(a, dnext, da);
+            return List.of(s.out("da", da, ELEMENTWISE));
+        }));
+        list.add(check("lstmCellForward", bh, s -> {
+            Tensor gates = s.gaussian(b, 4 * h, 2);
+            Tensor bi = s.gaussian(1, 4 * h, 1);
+            Tensor bhh = s.gaussian(1, 4 * h, 1);
+            Tensor cPrev = s.gaussian(b, h, 1);
+            Tensor c = s.poisoned(b, h);
+            Tensor hOut = s.poisoned(b, h);
+            s.be.lstmCellForward(gates, bi, bhh, cPrev, c, hOut);
+            return List.of(s.out("gates", gates, TRANSCENDENTAL), s.out("c", c, TRANSCENDENTAL),
+                    s.out("h", hOut, TRANSCENDENTAL));
+        }));
+        list.add(check("lstmCellBackward", bh, s -> {
+            Tensor gates = s.uniform(b, 4 * h, 0, 1);
+            Tensor cPrev = s.gaussian(b, h, 1);
+            Tensor c = s.gaussian(b, h, 1);
+            Tensor dh = s.gaussian(b, h, 1);
+            Tensor dnext = s.gaussian(b, h, 1);
+            Tensor dc = s.gaussian(b, h, 1);
+            s.be.lstmCellBackward(gates, cPrev, c, dh, dnext, dc);
+            return List.of(s.out("dgates", gates, TRANSCENDENTAL), s.out("dc", dc, TRANSCENDENTAL));
+        }));
+        list.add(check("lstmStepForward", bh, s -> {
+            Tensor hPrev = s.uniform(b, h, -1, 1);
+            Tensor cPrev = s.gaussian(b, h, 1);
+            Tensor whh = s.gaussian(4 * h, h, 1 / Math.sqrt(h));
+            Tensor bi = s.gaussian(1, 4 * h, 1);
+            Tensor bhh = s.gaussian(1, 4 * h, 1);
+            Tensor gates = s.gaussian(b, 4 * h, 1);
+            Tensor c = s.poisoned(b, h);
+            Tensor hOut = s.poisoned(b, h);
+            s.be.lstmStepForward(hPrev, cPrev, whh, bi, bhh, gates, c, hOut);
+            return List.of(s.out("gates", gates, step), s.out("c", c, step), s.out("h", hOut, step));
+        }));
+        list.add(check("lstmStepBackward", bh, s -> {
+            Tensor gates = s.uniform(b, 4 * h, 0, 1);
+            Tensor cPrev = s.gaussian(b, h, 1);
+            Tensor c = s.gaussian(b, h, 1);
+            Tensor whh = s.gaussian(4 * h, h, 1 / Math.sqrt(h));
+            Tensor dh = s.gaussian(b, h, 1);
+            Tensor dc = s.gaussian(b, h, 1);
+            Tensor dnext = s.gaussian(b, h, 1);
+            s.be.lstmStepBackward(gates, cPrev, c, whh, dh, dc, dnext);
+            return List.of(s.out("dgates", gates, step), s.out("dc", dc, step), s.out("dnext", dnext, step));
+        }));
+        list.add(check("gruCellForward", bh, s -> {
+            Tensor gates = s.gaussian(b, 3 * h, 2);
+            Tensor hh = s.gaussian(b, 3 * h, 1);
+            Tensor bi = s.gaussian(1, 3 * h, 1);
+            Tensor bhh = s.gaussian(1, 3 * h, 1);
+            Tensor hPrev = s.uniform(b, h, -1, 1);
+            Tensor hn = s.poisoned(b, h);
+            Tensor hOut = s.poisoned(b, h);
+            s.be.gruCellForward(gates, hh, bi, bhh, hPrev, hn, hOut);
+            return List.of(s.out("gates", gates, TRANSCENDENTAL), s.out("hn", hn, ELEMENTWISE),
+                    s.out("h", hOut, TRANSCENDENTAL));
+        }));
+        list.add(check("gruCellBackward", bh, s -> {
+            Tensor gates = s.uniform(b, 3 * h, 0, 1);
+            Tensor hn = s.gaussian(b, h, 1);
+            Tensor hPrev = s.uniform(b, h, -1, 1);
+            Tensor dh = s.gaussian(b, h, 1);
+            Tensor dnext = s.gaussian(b, h, 1);
+            Tensor dgatesHh = s.poisoned(b, 3 * h);
+            s.be.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
+            return List.of(s.out("dgates", gates, ELEMENTWISE), s.out("dgatesHh", dgatesHh, ELEMENTWISE),
+                    s.out("dnext", dnext, ELEMENTWISE));
+        }));
+        list.add(check("gruStepForward", bh, s -> {
+            Tensor hPrev = s.uniform(b, h, -1, 1);
+            Tensor whh = s.gaussian(3 * h, h, 1 / Math.sqrt(h));
+            Tensor bi = s.gaussian(1, 3 * h, 1);
+            Tensor bhh = s.gaussian(1, 3 * h, 1);
+            Tensor gates = s.gaussian(b, 3 * h, 1);
+            Tensor hh = s.poisoned(b, 3 * h);
+            Tensor hn = s.poisoned(b, h);
+            Tensor hOut = s.poisoned(b, h);
+            s.be.gruStepForward(hPrev, whh, bi, bhh, gates, hh, hn, hOut);
+            return List.of(s.out("gates", gates, step), s.out("hn", hn, step), s.out("h", hOut, step));
+        }));
+        list.add(check("gruStepBackward", bh, s -> {
+            Tensor gates = s.uniform(b, 3 * h, 0, 1);
+            Tensor hn = s.gaussian(b, h, 1);
+            Tensor hPrev = s.uniform(b, h, -1, 1);
+            Tensor whh = s.gaussian(3 * h, h, 1 / Math.sqrt(h));
+            Tensor dh = s.gaussian(b, h, 1);
+            Tensor dgatesHh = s.poisoned(b, 3 * h);
+            Tensor dnext = s.gaussian(b, h, 1);
+            s.be.gruStepBackward(gates, hn, hPrev, whh, dh, dgatesHh, dnext);
+            return List.of(s.out("dgates", gates, step), s.out("dgatesHh", dgatesHh, step),
+                    s.out("dnext", dnext, step));
         }));
         return list;
     }

@@ -9,8 +9,10 @@ import java.util.List;
 
 /**
  * Parameters (and, with the same layout, gradients and optimizer state) live in one (1, P)
- * slab; each named parameter is a contiguous (rows, cols) slice of it. Per layer l:
- * Wax{l} (H, D_l), Waa{l} (H, H), ba{l} (1, H); then Wya (V, H) and by (1, V).
+ * slab; each named parameter is a contiguous (rows, cols) slice of it. Per layer l, with G the
+ * cell's gate count ({@link Cell#gates}): Wax{l} = weight_ih (G·H, D_l), Waa{l} = weight_hh
+ * (G·H, H), ba{l} = bias_ih (1, G·H) and, for LSTM and GRU, bh{l} = bias_hh (1, G·H) (the tanh
+ * cell has the one bias ba); then Wya (V, H) and by (1, V).
  */
 public final class ParameterLayout {
     /** One named parameter: its slice of the slab. */
@@ -33,10 +35,14 @@ public final class ParameterLayout {
         List<Entry> list = new ArrayList<>();
         long at = 0;
         int h = config.hidden();
+        int gh = config.gateWidth();
         for (int l = 0; l < config.layers(); l++) {
-            at = add(list, wax(l), at, h, config.layerInput(l));
-            at = add(list, waa(l), at, h, h);
-            at = add(list, ba(l), at, 1, h);
+            at = add(list, wax(l), at, gh, config.layerInput(l));
+            at = add(list, waa(l), at, gh, h);
+            at = add(list, ba(l), at, 1, gh);
+            if (config.cell().twoBiases()) {
+                at = add(list, bh(l), at, 1, gh);
+            }
         }
         at = add(list, "Wya", at, config.outputSize(), h);
         at = add(list, "by", at, 1, config.outputSize());
@@ -58,12 +64,17 @@ public final class ParameterLayout {
      */
     public static long count(RnnConfig config) {
         long h = config.hidden();
-        long perLayer = h * h + h;                                     // Waa (H, H), ba (1, H): < 2^63 for any int H
-        long first = h * config.inputSize() + perLayer;               // Wax0 (H, D): < 2^63
-        long upper = h * h + perLayer;                                  // Wax{l>0} (H, H), Waa, ba
-        long rest = Math.multiplyHigh(upper, config.layers() - 1L) != 0 ? Long.MAX_VALUE : upper * (config.layers() - 1L);
+        long gh = (long) config.cell().gates() * h;                   // G·H: < 2^34
+        long biases = config.cell().twoBiases() ? 2 * gh : gh;
+        long recurrent = add(mul(gh, h), biases);                      // Waa (G·H, H), ba (, bh)
+        long first = add(mul(gh, config.inputSize()), recurrent);      // Wax0 (G·H, D)
+        long upper = add(mul(gh, h), recurrent);                       // Wax{l>0} (G·H, H), Waa, biases
         long output = (long) config.outputSize() * h + config.outputSize();  // Wya (V, H), by (1, V)
-        return add(add(first, output), rest);
+        return add(add(first, output), mul(upper, config.layers() - 1L));
+    }
+
+    private static long mul(long a, long b) {
+        return a == 0 || b == 0 ? 0 : Math.multiplyHigh(a, b) != 0 || a * b < 0 ? Long.MAX_VALUE : a * b;
     }
 
     private static long add(long a, long b) { return a > Long.MAX_VALUE - b ? Long.MAX_VALUE : a + b; }
@@ -73,6 +84,9 @@ public final class ParameterLayout {
     public static String waa(int layer) { return "Waa" + layer; }
 
     public static String ba(int layer) { return "ba" + layer; }
+
+    /** The recurrent-side bias bias_hh of LSTM and GRU layers. */
+    public static String bh(int layer) { return "bh" + layer; }
 
     public RnnConfig config() { return config; }
 

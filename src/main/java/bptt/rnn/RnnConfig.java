@@ -1,4 +1,4 @@
-// RnnConfig: the shape of a tanh RNN (input kind and size, hidden size, layers, output classes).
+// RnnConfig: the shape of a stacked RNN (input kind and size, hidden size, layers, output classes, cell).
 package bptt.rnn;
 
 /**
@@ -7,8 +7,9 @@ package bptt.rnn;
  * @param hidden     H, the hidden size of every layer
  * @param layers     L, stacked as in PyTorch (layer l reads layer l-1's output)
  * @param outputSize V, the number of classes of the softmax output
+ * @param cell       the recurrent cell of every layer: tanh, LSTM or GRU
  */
-public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layers, int outputSize) {
+public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layers, int outputSize, Cell cell) {
     public RnnConfig {
         if (inputSize <= 0) {
             throw new IllegalArgumentException("input size must be positive, got " + inputSize);
@@ -25,13 +26,39 @@ public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layer
         if (tokenInput && inputSize >= (1 << 24)) {
             throw new IllegalArgumentException("vocabulary of " + inputSize + " exceeds 2^24 token ids");
         }
+        if (cell == null) {
+            throw new IllegalArgumentException("a cell is needed: tanh, lstm or gru");
+        }
+        if ((long) cell.gates() * hidden > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("hidden size " + hidden + " gives " + (long) cell.gates() * hidden
+                    + " gate rows per layer (" + cell.gates() + " gates of " + cell.option() + "), more than 2^31-1;"
+                    + " use a smaller --hidden");
+        }
     }
 
-    /** A character-level language model: V one-hot inputs, V output classes. */
+    /** A tanh RNN. */
+    public RnnConfig(int inputSize, boolean tokenInput, int hidden, int layers, int outputSize) {
+        this(inputSize, tokenInput, hidden, layers, outputSize, Cell.TANH);
+    }
+
+    /** A character-level tanh RNN language model: V one-hot inputs, V output classes. */
     public static RnnConfig charModel(int vocab, int hidden, int layers) {
-        return new RnnConfig(vocab, true, hidden, layers, vocab);
+        return charModel(Cell.TANH, vocab, hidden, layers);
+    }
+
+    /** A character-level language model of the given cell. */
+    public static RnnConfig charModel(Cell cell, int vocab, int hidden, int layers) {
+        return new RnnConfig(vocab, true, hidden, layers, vocab, cell);
+    }
+
+    /** The same shape with another cell. */
+    public RnnConfig withCell(Cell other) {
+        return new RnnConfig(inputSize, tokenInput, hidden, layers, outputSize, other);
     }
 
     /** Input width of layer l. */
     public int layerInput(int l) { return l == 0 ? inputSize : hidden; }
+
+    /** G·H: the width of the stacked gates (rows of weight_ih and weight_hh). */
+    public int gateWidth() { return cell.gates() * hidden; }
 }

@@ -1,59 +1,81 @@
-// Workspace: forward and backward through time over (B, T) windows, written once against Backend.
+// Workspace: forward and backward through time over (B, T) windows, written once against Backend for every cell.
 package bptt.rnn;
 
 import bptt.backend.Backend;
 import bptt.tensor.Tensor;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
 /**
- * BPTT for a stacked tanh RNN with the cuDNN-style schedule (Appleyard et al. 2016): the input
- * projection of many steps is one GEMM (or one gather for tokens); each step does only the
- * recurrent GEMM and one fused bias+tanh; the output layer and softmax cross-entropy run over
- * chunks of S steps at once; the weight gradients are one GEMM per chunk (S·B rows), i.e. ONE
- * GEMM over all T·B rows when S = T; the input projection of dense inputs and upper layers runs
- * per chunk too, so every GEMM has the same row count in every mode (BLAS kernels may round a
- * row differently depending on how many rows share the call). Rows are time-major: row t·B + b
- * is sequence b at step t.
+ * BPTT for a stacked RNN of any {@link Cell} with the cuDNN-style schedule (Appleyard et al.
+ * 2016): the input projection of many steps is one GEMM (or one gather for tokens); each step
+ * does only the recurrent GEMM and one fused pointwise kernel, forward and backward (the cell's
+ * step ops); the output layer and softmax cross-entropy run over chunks of S steps at once; the
+ * weight gradients are one GEMM per chunk of S·B rows. The input projection of dense inputs and
+ * upper layers runs per chunk too, so every GEMM has the same row count in every mode (BLAS
+ * kernels may round a row differently depending on how many rows share the call). Rows are
+ * time-major: row t·B + b is sequence b at step t.
  *
  * <pre>
- *   pre_t = x_t·Waxᵀ + a_{t-1}·Waaᵀ + ba      a_t = tanh(pre_t)      y_t = a_t·Wyaᵀ + by
- *   da_t  = dy_t·Wya + dnext_t                 dpre_t = (1 − a_t²) ⊙ da_t     dnext_{t-1} = dpre_t·Waa
- *   dWaa  = Σ_t dpre_tᵀ·a_{t-1}   dWax = Σ_t dpre_tᵀ·x_t   dWya = Σ_t dy_tᵀ·a_t
+ *   gates_t = x_t·W_ihᵀ + h_{t-1}·W_hhᵀ (+ biases, in the cell)   h_t (, c_t) = cell(gates_t, h_{t-1} (, c_{t-1}))
+ *   y_t = h_t·Wyaᵀ + by          dh_t = dy_t·Wya + dnext_t       dgates_t, dnext_{t-1} = cell backward
+ *   dW_hh = Σ_t dgates_tᵀ·h_{t-1}   dW_ih = Σ_t dgates_tᵀ·x_t   dWya = Σ_t dy_tᵀ·h_t
  * </pre>
  *
- * <p>Checkpointed BPTT (Chen et al. 2016; Gruslys et al. 2016): with {@link Schedule} k > 0 the
- * forward pass keeps each layer's state only at the start of every k-step segment; the backward
- * sweep recomputes one segment at a time, so activation memory is O((T/k + k)·B·H·L) instead of
- * O(T·B·H·L). Both modes run the same operations in the same order on the same values (chunks
- * never straddle segments, dnext is carried in its own buffer), so their gradients are bitwise
- * equal on a deterministic backend. Full storage whose T steps exceed one tensor of the backend
- * ({@link Backend#maxTensorFloats}) keeps its states in several resident segments, the same way.
+ * <p>Per layer and step the cell keeps (B, G·H) gates (for tanh the pre-activation becomes a_t
+ * in place), h, c for LSTM and hn for GRU; the backward pass writes the gate gradients over the
+ * gates in place (tanh: over dh).
+ *
+ * <p>Checkpointed BPTT (Chen et al. 2016; Gruslys et al. 2016): with k > 0 the forward pass
+ * keeps each layer's state (h, and c) only at the start of every k-step segment; the backward
+ * sweep recomputes one segment at a time, so activation memory is O((T/k + k)·B·G·H·L) instead of
+ * O(T·B·G·H·L). The output chunk S does not depend on the storage mode ({@link Schedule#plan}),
+ * so with k a multiple of S (auto always is) both modes run the same operations in the same
+ * order on the same values, and their gradients are bitwise equal on a deterministic backend.
+ * Full storage whose T steps exceed one tensor of the backend ({@link Backend#maxTensorFloats})
+ * keeps its states in several resident segments of a multiple of S steps, again without a bit
+ * of difference.
  */
 public final class Workspace implements AutoCloseable {
     private final Rnn rnn;
     private final Backend be;
     private final RnnConfig cfg;
+    private final Cell cell;
     private final int batch;
     private final int seqLen;
     private final boolean resident;  // full storage: every segment's states stay, none is recomputed
     private final int segSteps;      // k; with full storage T, or less when T steps exceed one tensor
     private final int segments;      // ceil(T / k)
     private final int chunkSteps;    // S
+    private final int[][] chunkStarts; // [segment]: local starts of its chunks, then its length
+    private final boolean keepAllLogits; // the logits buffer holds every step: forward's dlogits serve backward
     private final Tensor inputs;     // (T·B, 1) token ids, or (T·B, D) features
     private final Tensor targets;    // (T·B, 1) class ids, -1 = no target
     private final Tensor[] h0;       // per layer (B, H): state entering step 0
     private final Tensor[] hT;       // per layer (B, H): state after step T-1
-    private final Tensor[] dnext;    // per layer (B, H): dL/da flowing back into the previous step; dL/dh0 at the end
-    private final Tensor[] boundaries; // per layer ((segments-1)·B, H): block s-1 = state entering segment s
-    private final Tensor[][] states; // [layer][segment, or 0 when recomputed] ((len+1)·B, H): block 0 = state entering the segment, block i+1 = a at its step i
-    private final Tensor[] dstates;  // per layer (k·B, H): da, then dpre in place, for the segment's steps
-    private final Tensor[][][] stateAt; // [layer][buffer][i] = block i of that states buffer, (B, H): made once, so no step allocates
-    private final Tensor[][] dstateAt; // [layer][i] = dstates block i, (B, H)
-    private final Tensor logits;     // (S·B, V): logits, then dL/dlogits in place
-    private final Tensor losses;     // (S·B, 1)
+    private final Tensor[] c0;       // per layer (B, H), LSTM: cell state entering step 0
+    private final Tensor[] cT;       // per layer (B, H), LSTM: cell state after step T-1
+    private final Tensor[] dnext;    // per layer (B, H): dL/dh flowing back into the previous step; dL/dh0 at the end
+    private final Tensor[] dc;       // per layer (B, H), LSTM: dL/dc flowing back; dL/dc0 at the end
+    private final Tensor[] hh;       // per layer (B, 3H), GRU: h_{t-1}·W_hhᵀ of the current step
+    private final Tensor[] boundaries;  // per layer ((segments-1)·B, H): block s-1 = h entering segment s
+    private final Tensor[] cBoundaries; // the same for c (LSTM)
+    private final Tensor[][] states;  // [layer][segment, or 0 when recomputed] ((len+1)·B, H): block 0 = h entering the segment, block i+1 = h at its step i
+    private final Tensor[][] cStates; // the same for c (LSTM)
+    private final Tensor[][] gates;   // [layer][buffer] (len·B, G·H): gates per step (tanh: a view of states' blocks 1..len)
+    private final Tensor[][] hns;     // [layer][buffer] (len·B, H), GRU: hn = h·W_hnᵀ + b_hn per step
+    private final Tensor[] dh;        // per layer (k·B, H): dL/dh from above for the segment's steps (tanh: then dpre in place)
+    private final Tensor[] dgatesHh;  // per layer (k·B, 3H), GRU: the recurrent side's gate gradients
+    private final Cell.Step[][][] steps; // [layer][buffer][i]: the views of local step i, made once, so no step allocates
+    private final Cell.Weights[] weights; // per layer
+    private final Tensor logits;     // (T·B or S·B, V): logits, then dL/dlogits in place
+    private final Tensor losses;     // (same rows, 1)
     private final Tensor lossSum;    // (1, 1)
     private int targetCount;
     private int bufferedSegment = -1;  // checkpointed: the segment whose states are in the one buffer
-    private boolean dlogitsKept;       // one segment, one chunk: forward's dlogits serve the backward pass
+    private boolean forwarded;         // forward ran since the last backward: gates hold activations, dlogits kept
 
     Workspace(Rnn rnn, int batch, int seqLen, Schedule schedule) {
         if (batch <= 0 || seqLen <= 0) {
@@ -65,56 +87,158 @@ public final class Workspace implements AutoCloseable {
         this.rnn = rnn;
         this.be = rnn.backend();
         this.cfg = rnn.config();
+        this.cell = cfg.cell();
         this.batch = batch;
         this.seqLen = seqLen;
         int h = cfg.hidden();
+        int gh = cfg.gateWidth();
         int layers = cfg.layers();
-        int maxSteps = (int) Math.min(seqLen, Math.max(1, be.maxTensorFloats() / ((long) batch * h) - 1));
-        this.resident = schedule.checkpointEvery() == 0;
-        int seg = schedule.segmentSteps(seqLen);
-        if (seg > maxSteps) {
-            if (!resident) {
-                throw new IllegalArgumentException("--checkpoint-every " + seg + ": a segment of " + seg + " steps at B="
-                        + batch + ", H=" + h + " exceeds the " + be.maxTensorFloats() + " floats one tensor holds on "
-                        + be.name() + "; use --checkpoint-every " + maxSteps + " or less (or auto)");
-            }
-            int fullChunk = schedule.chunkSteps(seqLen, seqLen, batch, cfg.outputSize());
-            seg = maxSteps >= fullChunk ? maxSteps / fullChunk * fullChunk : maxSteps;
+        long maxFloats = be.maxTensorFloats();
+        int maxStateSteps = maxStateSteps(cfg, batch, seqLen, maxFloats);
+        requireFits(maxStateSteps, maxLogitSteps(cfg, batch, seqLen, maxFloats), maxFloats);
+        Schedule.Plan plan = plan(cfg, batch, seqLen, schedule, maxFloats);
+        if (plan.segmentSteps() > maxStateSteps) {
+            throw new IllegalArgumentException("--checkpoint-every " + plan.segmentSteps() + ": a segment of "
+                    + plan.segmentSteps() + " steps at B=" + batch + ", H=" + h + " (" + cell.option() + ") exceeds the "
+                    + maxFloats + " floats one tensor holds on " + be.name() + "; use --checkpoint-every " + maxStateSteps
+                    + " or less (or auto)");
         }
-        this.segSteps = seg;
+        this.resident = plan.resident();
+        this.segSteps = plan.segmentSteps();
         this.segments = (seqLen + segSteps - 1) / segSteps;
-        this.chunkSteps = schedule.chunkSteps(seqLen, segSteps, batch, cfg.outputSize());
+        this.chunkSteps = plan.chunkSteps();
+        this.keepAllLogits = plan.logitSteps() == seqLen;
+        this.chunkStarts = new int[segments][];
+        for (int s = 0; s < segments; s++) {
+            chunkStarts[s] = chunkStartsOf(s);
+        }
         this.inputs = be.alloc(seqLen * batch, cfg.tokenInput() ? 1 : cfg.inputSize());
         this.targets = be.alloc(seqLen * batch, 1);
+        int buffers = resident ? segments : 1;
+        boolean lstm = cell.hasCellState();
+        boolean gru = cell.keepsRecurrentGate();
         this.h0 = new Tensor[layers];
         this.hT = new Tensor[layers];
+        this.c0 = new Tensor[layers];
+        this.cT = new Tensor[layers];
         this.dnext = new Tensor[layers];
+        this.dc = new Tensor[layers];
+        this.hh = new Tensor[layers];
         this.boundaries = new Tensor[layers];
-        this.states = new Tensor[layers][resident ? segments : 1];
-        this.dstates = new Tensor[layers];
-        this.stateAt = new Tensor[layers][resident ? segments : 1][];
-        this.dstateAt = new Tensor[layers][segSteps];
+        this.cBoundaries = new Tensor[layers];
+        this.states = new Tensor[layers][buffers];
+        this.cStates = new Tensor[layers][buffers];
+        this.gates = new Tensor[layers][buffers];
+        this.hns = new Tensor[layers][buffers];
+        this.dh = new Tensor[layers];
+        this.dgatesHh = new Tensor[layers];
+        this.steps = new Cell.Step[layers][buffers][];
+        this.weights = new Cell.Weights[layers];
+        boolean splitBoundaries = !resident && segments > 1;
         for (int l = 0; l < layers; l++) {
             h0[l] = be.alloc(batch, h);
             hT[l] = be.alloc(batch, h);
             dnext[l] = be.alloc(batch, h);
-            boundaries[l] = !resident && segments > 1 ? be.alloc((segments - 1) * batch, h) : null;
-            for (int b = 0; b < states[l].length; b++) {
+            boundaries[l] = splitBoundaries ? be.alloc((segments - 1) * batch, h) : null;
+            if (lstm) {
+                c0[l] = be.alloc(batch, h);
+                cT[l] = be.alloc(batch, h);
+                dc[l] = be.alloc(batch, h);
+                cBoundaries[l] = splitBoundaries ? be.alloc((segments - 1) * batch, h) : null;
+            }
+            hh[l] = gru ? be.alloc(batch, gh) : null;
+            dh[l] = be.alloc(segSteps * batch, h);
+            dgatesHh[l] = cell.separateRecurrentGradient() ? be.alloc(segSteps * batch, gh) : null;
+            for (int b = 0; b < buffers; b++) {
                 int len = resident ? segmentLength(b) : segSteps;
                 states[l][b] = be.alloc((len + 1) * batch, h);
-                stateAt[l][b] = new Tensor[len + 1];
-                for (int i = 0; i <= len; i++) {
-                    stateAt[l][b][i] = states[l][b].rows(i * batch, batch);
-                }
+                cStates[l][b] = lstm ? be.alloc((len + 1) * batch, h) : null;
+                gates[l][b] = cell == Cell.TANH ? states[l][b].rows(batch, len * batch) : be.alloc(len * batch, gh);
+                hns[l][b] = gru ? be.alloc(len * batch, h) : null;
+                steps[l][b] = stepViews(l, b, len);
             }
-            dstates[l] = be.alloc(segSteps * batch, h);
-            for (int i = 0; i < segSteps; i++) {
-                dstateAt[l][i] = dstates[l].rows(i * batch, batch);
-            }
+            weights[l] = new Cell.Weights(rnn.param(ParameterLayout.wax(l)), rnn.param(ParameterLayout.waa(l)),
+                    rnn.param(ParameterLayout.ba(l)), cell.twoBiases() ? rnn.param(ParameterLayout.bh(l)) : null);
         }
-        this.logits = be.alloc(chunkSteps * batch, cfg.outputSize());
-        this.losses = be.alloc(chunkSteps * batch, 1);
+        int logitRows = plan.logitSteps() * batch;
+        this.logits = be.alloc(logitRows, cfg.outputSize());
+        this.losses = be.alloc(logitRows, 1);
         this.lossSum = be.alloc(1, 1);
+    }
+
+    /**
+     * What a workspace of (batch, seqLen) windows of {@code cfg} runs under {@code schedule} on a
+     * backend whose tensors hold {@code maxTensorFloats}: the one place that decides segments
+     * and chunks, for the workspace and for memory estimates. Never throws for sizes that do not
+     * fit (the workspace itself refuses them); there it plans with one step.
+     */
+    public static Schedule.Plan plan(RnnConfig cfg, int batch, int seqLen, Schedule schedule, long maxTensorFloats) {
+        return schedule.plan(seqLen, batch, cfg.outputSize(), Math.max(1, maxStateSteps(cfg, batch, seqLen, maxTensorFloats)),
+                Math.max(1, maxLogitSteps(cfg, batch, seqLen, maxTensorFloats)));
+    }
+
+    /** Steps of states one tensor holds: ((k+1)·B, H) states and (k·B, G·H) gates. */
+    private static int maxStateSteps(RnnConfig cfg, int batch, int seqLen, long maxFloats) {
+        long bh = (long) batch * cfg.hidden();
+        long bgh = (long) batch * cfg.gateWidth();
+        return (int) Math.max(0, Math.min(seqLen, Math.min(maxFloats / bh - 1, maxFloats / bgh)));
+    }
+
+    /** Steps of logits one tensor holds: (S·B, V). */
+    private static int maxLogitSteps(RnnConfig cfg, int batch, int seqLen, long maxFloats) {
+        return (int) Math.min(seqLen, maxFloats / ((long) batch * cfg.outputSize()));
+    }
+
+    /** Fails, saying what to change, when not even one step's states or logits fit one tensor of the backend. */
+    private void requireFits(int maxStateSteps, int maxLogitSteps, long maxFloats) {
+        if (maxStateSteps < 1) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "one step's %s gates at B=%d, H=%d (%,d floats) exceed the %,d floats one tensor holds on %s;"
+                            + " use a smaller --batch or --hidden", cell.option(), batch, cfg.hidden(),
+                    (long) batch * cfg.gateWidth(), maxFloats, be.name()));
+        }
+        if (maxLogitSteps < 1) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "one step's logits at B=%d, V=%d (%,d floats) exceed the %,d floats one tensor holds on %s;"
+                            + " use a smaller --batch", batch, cfg.outputSize(), (long) batch * cfg.outputSize(),
+                    maxFloats, be.name()));
+        }
+        long inputFloats = (long) seqLen * batch * (cfg.tokenInput() ? 1 : cfg.inputSize());
+        if (inputFloats > maxFloats) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "the inputs of one window (T·B·D = %,d floats) exceed the %,d floats one tensor holds on %s;"
+                            + " use a smaller --batch or --seq-len", inputFloats, maxFloats, be.name()));
+        }
+    }
+
+    /** Layer l's step views in buffer b of len steps. */
+    private Cell.Step[] stepViews(int l, int b, int len) {
+        Cell.Step[] list = new Cell.Step[len];
+        for (int i = 0; i < len; i++) {
+            Tensor hPrev = states[l][b].rows(i * batch, batch);                       // (B, H)
+            Tensor hNow = states[l][b].rows((i + 1) * batch, batch);                  // (B, H)
+            Tensor g = gates[l][b].rows(i * batch, batch);                            // (B, G·H)
+            Tensor dhi = dh[l].rows(i * batch, batch);                                // (B, H)
+            Tensor dgh = dgatesHh[l] != null ? dgatesHh[l].rows(i * batch, batch) : cell == Cell.TANH ? dhi : g;
+            list[i] = new Cell.Step(hPrev, hNow,
+                    cStates[l][b] != null ? cStates[l][b].rows(i * batch, batch) : null,
+                    cStates[l][b] != null ? cStates[l][b].rows((i + 1) * batch, batch) : null,
+                    g, hns[l][b] != null ? hns[l][b].rows(i * batch, batch) : null, hh[l],
+                    dhi, dgh, dnext[l], dc[l]);
+        }
+        return list;
+    }
+
+    /** Local starts of segment s's chunks (the multiples of S, cut at the segment's ends), then its length. */
+    private int[] chunkStartsOf(int s) {
+        int start = segmentStart(s);
+        int len = segmentLength(s);
+        List<Integer> list = new ArrayList<>();
+        for (int c = 0; c < len; c = Math.min(len, ((start + c) / chunkSteps + 1) * chunkSteps - start)) {
+            list.add(c);
+        }
+        list.add(len);
+        return list.stream().mapToInt(Integer::intValue).toArray();
     }
 
     public int batch() { return batch; }
@@ -126,6 +250,9 @@ public final class Workspace implements AutoCloseable {
 
     /** Steps per segment: k when checkpointed, T with full storage (less when T steps exceed one tensor). */
     public int segmentSteps() { return segSteps; }
+
+    /** S: steps per output chunk and per weight-gradient GEMM. */
+    public int chunkSteps() { return chunkSteps; }
 
     /** (T·B, 1) token ids or (T·B, D) features; row t·B + b. */
     public Tensor inputs() { return inputs; }
@@ -142,19 +269,43 @@ public final class Workspace implements AutoCloseable {
     /** After {@link #backward}: dL/dh0 of layer l, (B, H). */
     public Tensor initialStateGrad(int layer) { return dnext[layer]; }
 
-    /** With full storage, after {@link #backward}: dL/dpre_t of layer l for all steps, (T·B, H). */
-    public Tensor preactivationGrads(int layer) {
-        requireFullStorage();
-        return dstates[layer].rows(0, seqLen * batch);
+    /** LSTM: layer l's initial cell state c0, (B, H). */
+    public Tensor initialCellState(int layer) { return lstmOnly(c0)[layer]; }
+
+    /** LSTM: layer l's cell state after the last step, (B, H). */
+    public Tensor finalCellState(int layer) { return lstmOnly(cT)[layer]; }
+
+    /** LSTM, after {@link #backward}: dL/dc0 of layer l, (B, H). */
+    public Tensor initialCellStateGrad(int layer) { return lstmOnly(dc)[layer]; }
+
+    private Tensor[] lstmOnly(Tensor[] perLayer) {
+        if (!cell.hasCellState()) {
+            throw new IllegalStateException("a " + cell.option() + " cell carries no cell state c");
+        }
+        return perLayer;
     }
 
-    /** With full storage, after a forward pass: layer l's outputs a_0 … a_{T-1}, (T·B, H). */
+    /**
+     * With full storage, after {@link #backward}: dL/d(gate pre-activations) of layer l for all
+     * steps, the input side's, (T·B, G·H).
+     */
+    public Tensor preactivationGrads(int layer) {
+        requireFullStorage();
+        return cell == Cell.TANH ? dh[layer].rows(0, seqLen * batch) : gates[layer][0];
+    }
+
+    /** The same for the recurrent side (differs from the input side's for GRU only). */
+    public Tensor recurrentPreactivationGrads(int layer) {
+        return dgatesHh[layer] != null ? dgatesHh[layer].rows(0, seqLen * batch) : preactivationGrads(layer);
+    }
+
+    /** With full storage, after a forward pass: layer l's outputs h_0 … h_{T-1}, (T·B, H). */
     public Tensor outputs(int layer) {
         requireFullStorage();
         return states[layer][0].rows(batch, seqLen * batch);
     }
 
-    /** With full storage, after a forward pass: layer l's states a_{-1} … a_{T-2} feeding steps 0 … T-1, (T·B, H). */
+    /** With full storage, after a forward pass: layer l's states h_{-1} … h_{T-2} feeding steps 0 … T-1, (T·B, H). */
     public Tensor statesBefore(int layer) {
         requireFullStorage();
         return states[layer][0].rows(0, seqLen * batch);
@@ -183,17 +334,23 @@ public final class Workspace implements AutoCloseable {
     /** Number of positions with a target in the current window. */
     public int targetCount() { return targetCount; }
 
-    /** Sets every layer's h0 to zero (start of an epoch). */
+    /** Sets every layer's h0 (and c0) to zero (start of an epoch). */
     public void resetState() {
         for (int l = 0; l < cfg.layers(); l++) {
             be.fill(h0[l], 0f);
+            if (c0[l] != null) {
+                be.fill(c0[l], 0f);
+            }
         }
     }
 
-    /** Copies each layer's final state into its h0: truncated BPTT carries the state on. */
+    /** Copies each layer's final state (h, and c) into its initial state: truncated BPTT carries the state on. */
     public void carryState() {
         for (int l = 0; l < cfg.layers(); l++) {
             be.copy(hT[l], h0[l]);
+            if (c0[l] != null) {
+                be.copy(cT[l], c0[l]);
+            }
         }
     }
 
@@ -201,42 +358,46 @@ public final class Workspace implements AutoCloseable {
 
     private int segmentLength(int s) { return Math.min(segSteps, seqLen - s * segSteps); }
 
-    private Tensor enteringState(int layer, int s) {
-        if (s == 0) {
-            return h0[layer];
-        }
-        return resident ? stateAt[layer][s - 1][segmentLength(s - 1)] : boundaries[layer].rows((s - 1) * batch, batch);
-    }
-
     /** Which states buffer holds segment s: its own with full storage, the one shared buffer when checkpointed. */
     private int bufferOf(int s) { return resident ? s : 0; }
 
-    /** Layer l's states buffer of segment s, ((len+1)·B, H). */
-    private Tensor segmentStates(int l, int s) { return states[l][bufferOf(s)]; }
+    /** The state (h or, with {@code cellState}, c) entering segment s of layer l, (B, H). */
+    private Tensor entering(int l, int s, boolean cellState) {
+        if (s == 0) {
+            return cellState ? c0[l] : h0[l];
+        }
+        if (resident) {
+            Tensor[] buffer = cellState ? cStates[l] : states[l];
+            return buffer[s - 1].rows(segmentLength(s - 1) * batch, batch);
+        }
+        return (cellState ? cBoundaries[l] : boundaries[l]).rows((s - 1) * batch, batch);
+    }
 
-    /** Runs every layer's recurrence over segment s, leaving its states in {@link #states}. */
+    /** Runs every layer's recurrence over segment s, leaving its states in the segment's buffers. */
     private void runSegment(int s) {
         int start = segmentStart(s);
         int len = segmentLength(s);
-        int n = len * batch;
+        int buf = bufferOf(s);
         bufferedSegment = s;
         for (int l = 0; l < cfg.layers(); l++) {
-            Tensor wax = rnn.param(ParameterLayout.wax(l));  // (H, D_l)
-            Tensor waa = rnn.param(ParameterLayout.waa(l));  // (H, H)
-            Tensor ba = rnn.param(ParameterLayout.ba(l));    // (1, H)
-            Tensor[] block = stateAt[l][bufferOf(s)];
-            be.copy(enteringState(l, s), block[0]);
+            Cell.Weights w = weights[l];
+            be.copy(entering(l, s, false), states[l][buf].rows(0, batch));
+            if (cell.hasCellState()) {
+                be.copy(entering(l, s, true), cStates[l][buf].rows(0, batch));
+            }
             if (l == 0 && cfg.tokenInput()) {
-                be.gatherColumns(inputs.rows(start * batch, n), wax, segmentStates(l, s).rows(batch, n));
+                be.gatherColumns(inputs.rows(start * batch, len * batch), w.wih(), gates[l][buf].rows(0, len * batch));
             } else {
-                for (int c = 0; c < len; c += chunkSteps) {
-                    int cl = Math.min(chunkSteps, len - c);
-                    Tensor projected = segmentStates(l, s).rows((c + 1) * batch, cl * batch);  // (cl·B, H): x_t·Waxᵀ
-                    be.gemm(false, layerInput(l, start + c, cl), true, wax, 1f, 0f, projected);
+                int[] cs = chunkStarts[s];
+                for (int j = 0; j + 1 < cs.length; j++) {
+                    int cl = cs[j + 1] - cs[j];
+                    Tensor projected = gates[l][buf].rows(cs[j] * batch, cl * batch);  // (cl·B, G·H): x_t·W_ihᵀ
+                    be.gemm(false, layerInput(l, start + cs[j], cl), true, w.wih(), 1f, 0f, projected);
                 }
             }
+            Cell.Step[] st = steps[l][buf];
             for (int i = 0; i < len; i++) {
-                be.tanhStepForward(block[i], waa, ba, block[i + 1]);  // block[i+1] (B, H): x_t·Waxᵀ in, a_t out
+                cell.forward(be, w, st[i]);
             }
         }
     }
@@ -245,18 +406,25 @@ public final class Workspace implements AutoCloseable {
     private Tensor layerInput(int l, int start, int len) {
         int s = start / segSteps;
         return l == 0 ? inputs.rows(start * batch, len * batch)
-                : segmentStates(l - 1, s).rows((start - segmentStart(s) + 1) * batch, len * batch);
+                : states[l - 1][bufferOf(s)].rows((start - segmentStart(s) + 1) * batch, len * batch);
     }
 
     /** Keeps the state leaving segment s: the next segment's boundary, or the final state. */
     private void keepLeavingState(int s) {
+        int last = segmentLength(s) * batch;
         for (int l = 0; l < cfg.layers(); l++) {
-            Tensor leaving = stateAt[l][bufferOf(s)][segmentLength(s)];
-            if (s + 1 == segments) {
-                be.copy(leaving, hT[l]);
-            } else if (!resident) {
-                be.copy(leaving, boundaries[l].rows(s * batch, batch));
+            keep(states[l][bufferOf(s)].rows(last, batch), s, hT[l], boundaries[l]);
+            if (cell.hasCellState()) {
+                keep(cStates[l][bufferOf(s)].rows(last, batch), s, cT[l], cBoundaries[l]);
             }
+        }
+    }
+
+    private void keep(Tensor leaving, int s, Tensor fin, Tensor bounds) {
+        if (s + 1 == segments) {
+            be.copy(leaving, fin);
+        } else if (!resident) {
+            be.copy(leaving, bounds.rows(s * batch, batch));
         }
     }
 
@@ -266,7 +434,7 @@ public final class Workspace implements AutoCloseable {
             runSegment(s);
             keepLeavingState(s);
         }
-        dlogitsKept = false;
+        forwarded = false;
     }
 
     /**
@@ -279,22 +447,25 @@ public final class Workspace implements AutoCloseable {
         }
         float meanScale = meanScale();
         be.fill(lossSum, 0f);
-        int chunks = 0;
         for (int s = 0; s < segments; s++) {
             runSegment(s);
-            for (int c = 0; c < segmentLength(s); c += chunkSteps) {
-                Tensor dlogits = outputChunk(s, c, Math.min(chunkSteps, segmentLength(s) - c), meanScale);
-                be.sumRows(losses.rows(0, dlogits.rows()), 1f, lossSum);
-                chunks++;
+            int[] cs = chunkStarts[s];
+            for (int j = 0; j + 1 < cs.length; j++) {
+                int rows = (cs[j + 1] - cs[j]) * batch;
+                outputChunk(s, cs[j], cs[j + 1] - cs[j], meanScale);
+                be.sumRows(losses.rows(logitRow(s, cs[j]), rows), 1f, lossSum);
             }
             keepLeavingState(s);
         }
-        dlogitsKept = chunks == 1;
+        forwarded = true;
         return be.downloadDoubles(lossSum)[0] * meanScale;
     }
 
     /** The loss is exactly meanScale·Σ losses, so its gradient uses the same float factor. */
     private float meanScale() { return 1f / targetCount; }
+
+    /** First row of the logits buffer for local step c of segment s: its own rows when all are kept, else row 0. */
+    private int logitRow(int s, int c) { return keepAllLogits ? (segmentStart(s) + c) * batch : 0; }
 
     /**
      * Logits and softmax cross-entropy for `len` steps from local step c of resident segment s:
@@ -302,17 +473,18 @@ public final class Workspace implements AutoCloseable {
      */
     private Tensor outputChunk(int s, int c, int len, float meanScale) {
         int n = len * batch;
-        Tensor top = segmentStates(cfg.layers() - 1, s).rows((c + 1) * batch, n);   // (len·B, H)
-        Tensor lg = logits.rows(0, n);                                      // (len·B, V)
+        int row = logitRow(s, c);
+        Tensor top = states[cfg.layers() - 1][bufferOf(s)].rows((c + 1) * batch, n);   // (len·B, H)
+        Tensor lg = logits.rows(row, n);                                                  // (len·B, V)
         be.gemm(false, top, true, rnn.param("Wya"), 1f, 0f, lg);
         be.softmaxCrossEntropy(lg, rnn.param("by"), targets.rows((segmentStart(s) + c) * batch, n), meanScale,
-                lg, losses.rows(0, n));
+                lg, losses.rows(row, n));
         return lg;
     }
 
     /**
      * Runs the recurrence and returns, for every row t·B + b, the class with the largest logit
-     * (bias included). Copies each chunk's logits to the host: meant for evaluation, not training.
+     * (bias included). Downloads logits to the host: meant for evaluation, not training.
      */
     public int[] predict() {
         int classes = cfg.outputSize();
@@ -320,17 +492,19 @@ public final class Workspace implements AutoCloseable {
         int[] predicted = new int[seqLen * batch];
         for (int s = 0; s < segments; s++) {
             runSegment(s);
-            for (int c = 0; c < segmentLength(s); c += chunkSteps) {
-                int n = Math.min(chunkSteps, segmentLength(s) - c) * batch;
+            int[] cs = chunkStarts[s];
+            for (int j = 0; j + 1 < cs.length; j++) {
+                int n = (cs[j + 1] - cs[j]) * batch;
                 Tensor lg = logits.rows(0, n);                                   // (n, V)
-                be.gemm(false, segmentStates(cfg.layers() - 1, s).rows((c + 1) * batch, n), true, rnn.param("Wya"), 1f, 0f, lg);
+                be.gemm(false, states[cfg.layers() - 1][bufferOf(s)].rows((cs[j] + 1) * batch, n), true,
+                        rnn.param("Wya"), 1f, 0f, lg);
                 float[] host = be.download(lg);
-                int row0 = (segmentStart(s) + c) * batch;
+                int row0 = (segmentStart(s) + cs[j]) * batch;
                 for (int r = 0; r < n; r++) {
                     int best = 0;
-                    for (int j = 1; j < classes; j++) {
-                        if (host[r * classes + j] + bias[j] > host[r * classes + best] + bias[best]) {
-                            best = j;
+                    for (int k = 1; k < classes; k++) {
+                        if (host[r * classes + k] + bias[k] > host[r * classes + best] + bias[best]) {
+                            best = k;
                         }
                     }
                     predicted[row0 + r] = best;
@@ -338,7 +512,7 @@ public final class Workspace implements AutoCloseable {
             }
             keepLeavingState(s);
         }
-        dlogitsKept = false;
+        forwarded = false;
         return predicted;
     }
 
@@ -346,64 +520,80 @@ public final class Workspace implements AutoCloseable {
     public Tensor lastStepLogits() {
         Tensor lg = logits.rows(0, batch);
         be.gemm(false, hT[cfg.layers() - 1], true, rnn.param("Wya"), 1f, 0f, lg);
-        dlogitsKept = false;
+        forwarded = false;
         return lg;
     }
 
-    /** Gradients of the last {@link #forward}'s loss into the Rnn's gradient slab (overwritten) and dL/dh0. */
+    /**
+     * Gradients of the last {@link #forward}'s loss into the Rnn's gradient slab (overwritten),
+     * dL/dh0 (and dL/dc0). Needs a forward pass since the last backward: the gates it kept are
+     * overwritten with their gradients.
+     */
     public void backward() {
+        if (!forwarded) {
+            throw new IllegalStateException("backward needs a forward pass first (and one per backward pass)");
+        }
         int top = cfg.layers() - 1;
         float meanScale = meanScale();
         be.fill(rnn.grads(), 0f);
         for (int l = 0; l <= top; l++) {
             be.fill(dnext[l], 0f);
+            if (dc[l] != null) {
+                be.fill(dc[l], 0f);
+            }
         }
         for (int s = segments - 1; s >= 0; s--) {
             if (!resident && bufferedSegment != s) {
                 runSegment(s);
             }
-            int len = segmentLength(s);
-            for (int c = lastChunk(len); c >= 0; c -= chunkSteps) {
-                int cl = Math.min(chunkSteps, len - c);
-                Tensor dlogits = dlogitsKept ? logits.rows(0, cl * batch) : outputChunk(s, c, cl, meanScale);
-                Tensor aTop = segmentStates(top, s).rows((c + 1) * batch, cl * batch);     // (cl·B, H)
+            int[] cs = chunkStarts[s];
+            for (int j = cs.length - 2; j >= 0; j--) {
+                int c = cs[j];
+                int cl = cs[j + 1] - c;
+                Tensor dlogits = keepAllLogits ? logits.rows(logitRow(s, c), cl * batch) : outputChunk(s, c, cl, meanScale);
+                Tensor aTop = states[top][bufferOf(s)].rows((c + 1) * batch, cl * batch);     // (cl·B, H)
                 be.gemm(true, dlogits, false, aTop, 1f, 1f, rnn.grad("Wya"));
                 be.sumRows(dlogits, 1f, rnn.grad("by"));
-                be.gemm(false, dlogits, false, rnn.param("Wya"), 1f, 0f, dstates[top].rows(c * batch, cl * batch));
+                be.gemm(false, dlogits, false, rnn.param("Wya"), 1f, 0f, dh[top].rows(c * batch, cl * batch));
             }
             for (int l = top; l >= 0; l--) {
-                backwardLayer(l, s, len);
+                backwardLayer(l, s);
             }
         }
-        dlogitsKept = false;
+        forwarded = false;
     }
 
-    private int lastChunk(int len) { return (len - 1) / chunkSteps * chunkSteps; }
-
     /** The backward sweep of layer l over resident segment s, then its weight gradients chunk by chunk. */
-    private void backwardLayer(int l, int s, int len) {
-        Tensor waa = rnn.param(ParameterLayout.waa(l));      // (H, H)
-        Tensor st = segmentStates(l, s);
-        Tensor[] block = stateAt[l][bufferOf(s)];
-        Tensor ds = dstates[l];
-        for (int i = len - 1; i >= 0; i--) {
-            be.tanhStepBackward(block[i + 1], waa, dstateAt[l][i], dnext[l]);  // (B, H): da_t in, dpre_t out
+    private void backwardLayer(int l, int s) {
+        int buf = bufferOf(s);
+        Cell.Weights w = weights[l];
+        Cell.Step[] st = steps[l][buf];
+        for (int i = segmentLength(s) - 1; i >= 0; i--) {
+            cell.backward(be, w, st[i]);
         }
         int start = segmentStart(s);
-        for (int c = lastChunk(len); c >= 0; c -= chunkSteps) {
-            int cl = Math.min(chunkSteps, len - c);
+        Tensor dg = cell == Cell.TANH ? dh[l] : gates[l][buf];     // (len·B, G·H): the input side's gate gradients
+        Tensor dgh = dgatesHh[l] != null ? dgatesHh[l] : dg;        // the recurrent side's
+        int[] cs = chunkStarts[s];
+        for (int j = cs.length - 2; j >= 0; j--) {
+            int c = cs[j];
+            int cl = cs[j + 1] - c;
             int n = cl * batch;
-            Tensor dpre = ds.rows(c * batch, n);              // (cl·B, H)
-            be.gemm(true, dpre, false, st.rows(c * batch, n), 1f, 1f, rnn.grad(ParameterLayout.waa(l)));
-            be.sumRows(dpre, 1f, rnn.grad(ParameterLayout.ba(l)));
-            Tensor dwax = rnn.grad(ParameterLayout.wax(l)); // (H, D_l)
+            Tensor dgc = dg.rows(c * batch, n);                // (cl·B, G·H)
+            Tensor dghc = dgh.rows(c * batch, n);              // (cl·B, G·H)
+            be.gemm(true, dghc, false, states[l][buf].rows(c * batch, n), 1f, 1f, rnn.grad(ParameterLayout.waa(l)));
+            be.sumRows(dgc, 1f, rnn.grad(ParameterLayout.ba(l)));
+            if (cell.twoBiases()) {
+                be.sumRows(dghc, 1f, rnn.grad(ParameterLayout.bh(l)));
+            }
+            Tensor dwih = rnn.grad(ParameterLayout.wax(l));    // (G·H, D_l)
             if (l == 0 && cfg.tokenInput()) {
-                be.scatterAddColumns(inputs.rows((start + c) * batch, n), dpre, dwax);
+                be.scatterAddColumns(inputs.rows((start + c) * batch, n), dgc, dwih);
             } else {
-                be.gemm(true, dpre, false, layerInput(l, start + c, cl), 1f, 1f, dwax);
+                be.gemm(true, dgc, false, layerInput(l, start + c, cl), 1f, 1f, dwih);
             }
             if (l > 0) {
-                be.gemm(false, dpre, false, rnn.param(ParameterLayout.wax(l)), 1f, 0f, dstates[l - 1].rows(c * batch, n));
+                be.gemm(false, dgc, false, w.wih(), 1f, 0f, dh[l - 1].rows(c * batch, n));
             }
         }
     }
@@ -413,19 +603,22 @@ public final class Workspace implements AutoCloseable {
         be.free(inputs);
         be.free(targets);
         for (int l = 0; l < cfg.layers(); l++) {
-            be.free(h0[l]);
-            be.free(hT[l]);
-            be.free(dnext[l]);
-            if (boundaries[l] != null) {
-                be.free(boundaries[l]);
+            freeAll(h0[l], hT[l], c0[l], cT[l], dnext[l], dc[l], hh[l], boundaries[l], cBoundaries[l], dh[l],
+                    dgatesHh[l]);
+            for (int b = 0; b < states[l].length; b++) {
+                freeAll(states[l][b], cStates[l][b], hns[l][b], cell == Cell.TANH ? null : gates[l][b]);
             }
-            for (Tensor buffer : states[l]) {
-                be.free(buffer);
-            }
-            be.free(dstates[l]);
         }
         be.free(logits);
         be.free(losses);
         be.free(lossSum);
+    }
+
+    private void freeAll(Tensor... roots) {
+        for (Tensor t : roots) {
+            if (t != null) {
+                be.free(t);
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 // CheckpointIo: save and load checkpoints under the tensor names PyTorch's nn.RNN + nn.Linear use.
 package bptt.train;
 
+import bptt.rnn.Cell;
 import bptt.rnn.ParameterLayout;
 import bptt.rnn.RnnConfig;
 import bptt.train.SafetensorsFile.Contents;
@@ -21,13 +22,16 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The file holds, per layer k, {@code rnn.weight_ih_l{k}} = Wax (H, D), {@code rnn.weight_hh_l{k}}
- * = Waa (H, H), {@code rnn.bias_ih_l{k}} = ba (H) and {@code rnn.bias_hh_l{k}} = zeros (H); then
+ * The file holds, per layer k, {@code rnn.weight_ih_l{k}} = Wax (G·H, D), {@code rnn.weight_hh_l{k}}
+ * = Waa (G·H, H), {@code rnn.bias_ih_l{k}} = ba (G·H) and {@code rnn.bias_hh_l{k}} (G·H); then
  * {@code decoder.weight} = Wya (V, H) and {@code decoder.bias} = by (V), all F32: what
- * {@code nn.RNN(D, H, L)} and {@code nn.Linear(H, V)} load (the extra resume tensors aside, so
- * load with {@code strict=False} or drop them). Reading adds bias_ih and bias_hh. Metadata
- * {@code config} is the model shape as JSON, {@code vocab} a JSON array of one-character
- * strings in token-id order, {@code format} is "pt"; the checkpoint's own metadata goes beside.
+ * {@code nn.RNN(D, H, L)}, {@code nn.LSTM} (G = 4, gates i, f, g, o) or {@code nn.GRU} (G = 3,
+ * r, z, n) and {@code nn.Linear(H, V)} load (the extra resume tensors aside, so load with
+ * {@code strict=False} or drop them). LSTM and GRU keep both biases as parameters; the tanh cell
+ * has one, written as bias_ih with zeros as bias_hh, and reading takes their sum. Metadata
+ * {@code config} is the model shape as JSON ({@code model}: rnn_tanh, lstm or gru), {@code vocab}
+ * a JSON array of one-character strings in token-id order, {@code format} is "pt"; the
+ * checkpoint's own metadata goes beside.
  */
 public final class CheckpointIo {
     public static final String CONFIG = "config";
@@ -149,6 +153,7 @@ public final class CheckpointIo {
         RnnConfig found = checkpoint.config();
         if (!found.equals(expected)) {
             StringBuilder diff = new StringBuilder();
+            differ(diff, "model", found.cell().model(), expected.cell().model(), "--cell");
             differ(diff, "input_size", found.inputSize(), expected.inputSize(), "the vocabulary size");
             differ(diff, "token_input", found.tokenInput(), expected.tokenInput(), "the input kind");
             differ(diff, "hidden_size", found.hidden(), expected.hidden(), "--hidden");
@@ -174,12 +179,14 @@ public final class CheckpointIo {
         }
         RnnConfig config = layout.config();
         int h = config.hidden();
+        int gh = config.gateWidth();
         Map<String, TensorData> out = new LinkedHashMap<>();
         for (int k = 0; k < config.layers(); k++) {
-            out.put(weightIh(k), slice(layout.entry(ParameterLayout.wax(k)), params, h, config.layerInput(k)));
-            out.put(weightHh(k), slice(layout.entry(ParameterLayout.waa(k)), params, h, h));
-            out.put(biasIh(k), slice(layout.entry(ParameterLayout.ba(k)), params, h));
-            out.put(biasHh(k), TensorData.vector(new float[h]));
+            out.put(weightIh(k), slice(layout.entry(ParameterLayout.wax(k)), params, gh, config.layerInput(k)));
+            out.put(weightHh(k), slice(layout.entry(ParameterLayout.waa(k)), params, gh, h));
+            out.put(biasIh(k), slice(layout.entry(ParameterLayout.ba(k)), params, gh));
+            out.put(biasHh(k), config.cell().twoBiases() ? slice(layout.entry(ParameterLayout.bh(k)), params, gh)
+                    : TensorData.vector(new float[h]));
         }
         out.put("decoder.weight", slice(layout.entry("Wya"), params, config.outputSize(), h));
         out.put("decoder.bias", slice(layout.entry("by"), params, config.outputSize()));
@@ -195,14 +202,19 @@ public final class CheckpointIo {
     static float[] engineParams(String where, ParameterLayout layout, Map<String, TensorData> tensors) {
         RnnConfig config = layout.config();
         int h = config.hidden();
+        int gh = config.gateWidth();
         float[] params = new float[(int) layout.total()];
         for (int k = 0; k < config.layers(); k++) {
-            put(params, layout.entry(ParameterLayout.wax(k)), need(where, tensors, weightIh(k), h, config.layerInput(k)));
-            put(params, layout.entry(ParameterLayout.waa(k)), need(where, tensors, weightHh(k), h, h));
-            float[] bias = need(where, tensors, biasIh(k), h).clone();
-            float[] biasHh = need(where, tensors, biasHh(k), h);
-            for (int i = 0; i < h; i++) {
-                bias[i] += biasHh[i];
+            put(params, layout.entry(ParameterLayout.wax(k)), need(where, tensors, weightIh(k), gh, config.layerInput(k)));
+            put(params, layout.entry(ParameterLayout.waa(k)), need(where, tensors, weightHh(k), gh, h));
+            float[] bias = need(where, tensors, biasIh(k), gh).clone();
+            float[] biasHh = need(where, tensors, biasHh(k), gh);
+            if (config.cell().twoBiases()) {
+                put(params, layout.entry(ParameterLayout.bh(k)), biasHh);
+            } else {
+                for (int i = 0; i < h; i++) {
+                    bias[i] += biasHh[i];
+                }
             }
             put(params, layout.entry(ParameterLayout.ba(k)), bias);
         }
@@ -228,23 +240,39 @@ public final class CheckpointIo {
         return t.values();
     }
 
-    /** A file without a config (e.g. saved from PyTorch): read the shape off its tensors. */
+    /**
+     * A file without a config (e.g. saved from PyTorch): read the shape off its tensors; the cell
+     * from weight_hh_l0 (G·H, H): G = 1 tanh, 4 LSTM, 3 GRU.
+     */
     private static RnnConfig inferConfig(String where, Map<String, TensorData> tensors) {
         int layers = 0;
         while (tensors.containsKey(weightHh(layers))) {
             layers++;
         }
         TensorData ih = tensors.get(weightIh(0));
+        TensorData hh = tensors.get(weightHh(0));
         TensorData decoder = tensors.get("decoder.weight");
-        if (layers == 0 || ih == null || decoder == null || ih.shape().length != 2 || decoder.shape().length != 2) {
+        if (layers == 0 || ih == null || decoder == null || ih.shape().length != 2 || decoder.shape().length != 2
+                || hh.shape().length != 2) {
             throw new CheckpointException(where + " has no \"config\" metadata and no 2-D tensors "
                     + weightIh(0) + ", " + weightHh(0) + " and decoder.weight to infer the model from; "
-                    + "is it a checkpoint of an nn.RNN + nn.Linear model?");
+                    + "is it a checkpoint of an nn.RNN, nn.LSTM or nn.GRU + nn.Linear model?");
+        }
+        int hidden = hh.shape()[1];
+        Cell cell = null;
+        for (Cell c : Cell.values()) {
+            if (hh.shape()[0] == (long) c.gates() * hidden) {
+                cell = c;
+            }
+        }
+        if (cell == null) {
+            throw new CheckpointException(where + ": " + weightHh(0) + " has shape " + Arrays.toString(hh.shape())
+                    + ", which is no tanh (H,H), LSTM (4H,H) or GRU (3H,H) weight");
         }
         int inputSize = ih.shape()[1];
         int outputSize = decoder.shape()[0];
         try {
-            return new RnnConfig(inputSize, inputSize == outputSize, ih.shape()[0], layers, outputSize);
+            return new RnnConfig(inputSize, inputSize == outputSize, hidden, layers, outputSize, cell);
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(where + " describes an impossible model: " + e.getMessage());
         }
@@ -253,7 +281,7 @@ public final class CheckpointIo {
     /** The model shape as JSON, with nn.RNN's argument names. */
     public static String configJson(RnnConfig config) {
         JsonObject o = new JsonObject();
-        o.addProperty("model", "rnn_tanh");
+        o.addProperty("model", config.cell().model());
         o.addProperty("input_size", config.inputSize());
         o.addProperty("token_input", config.tokenInput());
         o.addProperty("hidden_size", config.hidden());
@@ -266,11 +294,13 @@ public final class CheckpointIo {
         try {
             JsonObject o = JsonParser.parseString(json).getAsJsonObject();
             String model = o.has("model") ? o.get("model").getAsString() : "rnn_tanh";
-            if (!model.equals("rnn_tanh")) {
-                throw new CheckpointException(where + " holds a \"" + model + "\" model; this tool trains only rnn_tanh");
+            Cell cell = Cell.ofModel(model);
+            if (cell == null) {
+                throw new CheckpointException(where + " holds a \"" + model + "\" model; this tool trains rnn_tanh,"
+                        + " lstm and gru");
             }
             return new RnnConfig(intField(o, "input_size"), booleanField(o, "token_input"),
-                    intField(o, "hidden_size"), intField(o, "num_layers"), intField(o, "output_size"));
+                    intField(o, "hidden_size"), intField(o, "num_layers"), intField(o, "output_size"), cell);
         } catch (JsonParseException | IllegalStateException | UnsupportedOperationException | ArithmeticException
                  | NumberFormatException e) {
             throw new CheckpointException(where + " has corrupt \"config\" metadata (" + problem(e) + "): " + snippet(json)

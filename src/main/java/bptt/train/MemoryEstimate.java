@@ -1,9 +1,11 @@
 // MemoryEstimate: the memory a run will allocate, computed from its sizes alone, and whether it fits before anything is allocated.
 package bptt.train;
 
+import bptt.rnn.Cell;
 import bptt.rnn.ParameterLayout;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
+import bptt.rnn.Workspace;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -18,11 +20,14 @@ import java.util.function.Function;
  * <ul>
  *   <li>parameters P = {@link ParameterLayout#count}; the Rnn holds parameters and gradients, 2·P floats;</li>
  *   <li>optimizer state: Adam 2·P (m, v), Adagrad P (cache), SGD none;</li>
- *   <li>activations: what {@code Workspace} allocates for (B, T) windows under a {@link Schedule}:
- *       inputs (T·B, 1 or D) and targets (T·B, 1); per layer h0, hT and dnext (B, H) each, the
- *       kept states — (T + segments)·B·H with full storage (one extra block per segment), or
- *       (k + 1)·B·H plus (segments − 1)·B·H boundaries when checkpointed — and dstates (k·B, H);
- *       logits (S·B, V), losses (S·B, 1) and the loss sum (1, 1), S the output chunk;</li>
+ *   <li>activations: what {@code Workspace} allocates for (B, T) windows under the plan
+ *       {@link Workspace#plan} makes: inputs (T·B, 1 or D) and targets (T·B, 1); per layer h0,
+ *       hT and dnext (B, H) each, the kept states — (T + segments)·B·H with full storage (one
+ *       extra block per segment), or (k + 1)·B·H plus (segments − 1)·B·H boundaries when
+ *       checkpointed — and dh (k·B, H); LSTM the same again for c; LSTM and GRU their gates,
+ *       (T or k)·B·G·H; GRU hn (T or k)·B·H, its (B, 3H) recurrent product and (k·B, 3H)
+ *       recurrent gate gradients; logits (L·B, V), losses (L·B, 1) and the loss sum (1, 1), with
+ *       L = T when full storage keeps every step's logits, else the output chunk S;</li>
  *   <li>host heap: a checkpoint holds the parameters twice (the slab and PyTorch-named copies)
  *       and the optimizer state once while it is written, plus the window's inputs and targets.</li>
  * </ul>
@@ -61,22 +66,28 @@ public record MemoryEstimate(long parameters, long weightBytes, long optimizerBy
     }
 
     private static long activationFloats(RnnConfig config, int batch, int seqLen, Schedule schedule, long maxTensorFloats) {
+        Schedule.Plan plan = Workspace.plan(config, batch, seqLen, schedule, maxTensorFloats);
+        Cell cell = config.cell();
         long bh = (long) batch * config.hidden();
-        int maxSteps = (int) Math.min(seqLen, Math.max(1, maxTensorFloats / bh - 1));
-        boolean resident = schedule.checkpointEvery() == 0;
-        int seg = schedule.segmentSteps(seqLen);
-        if (seg > maxSteps && resident) {
-            int fullChunk = schedule.chunkSteps(seqLen, seqLen, batch, config.outputSize());
-            seg = maxSteps >= fullChunk ? maxSteps / fullChunk * fullChunk : maxSteps;
-        }
-        long segments = (seqLen + seg - 1L) / seg;
-        int chunk = schedule.chunkSteps(seqLen, seg, batch, config.outputSize());
+        long bgh = mul(bh, cell.gates());
+        long k = plan.segmentSteps();
+        long segments = (seqLen + k - 1) / k;
+        int hc = cell.hasCellState() ? 2 : 1;                 // h, and c for LSTM
         long rows = (long) seqLen * batch;
         long window = add(mul(rows, config.tokenInput() ? 1 : config.inputSize()), rows);
-        long states = resident ? mul(seqLen + segments, bh)
-                : add(mul(seg + 1L, bh), segments > 1 ? mul(segments - 1, bh) : 0);
-        long perLayer = add(add(mul(3, bh), states), mul(seg, bh));
-        long output = add(mul((long) chunk * batch, config.outputSize()), (long) chunk * batch + 1);
+        long stepsKept = plan.resident() ? seqLen : k;          // per-step gates (and hn) kept
+        long states = plan.resident() ? mul(seqLen + segments, bh) : add(mul(k + 1, bh),
+                segments > 1 ? mul(segments - 1, bh) : 0);      // blocks of h (with entering blocks), boundaries
+        long perLayer = add(mul(3L * hc, bh), mul(hc, states));  // h0, hT, dnext (c0, cT, dc) and the kept states
+        perLayer = add(perLayer, mul(k, bh));                   // dh
+        if (cell != Cell.TANH) {
+            perLayer = add(perLayer, mul(stepsKept, bgh));      // gates (tanh's are its states)
+        }
+        if (cell.keepsRecurrentGate()) {
+            perLayer = add(add(perLayer, mul(stepsKept, bh)), add(bgh, mul(k, bgh)));  // hn, hh scratch, dgatesHh
+        }
+        long logitRows = (long) plan.logitSteps() * batch;
+        long output = add(mul(logitRows, config.outputSize()), logitRows + 1);
         return add(add(window, mul(config.layers(), perLayer)), output);
     }
 

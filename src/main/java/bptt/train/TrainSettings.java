@@ -1,6 +1,8 @@
 // TrainSettings: every knob of a training run, validated in one place with messages that say what to do.
 package bptt.train;
 
+import bptt.rnn.Cell;
+
 /**
  * @param hidden       H
  * @param layers       L
@@ -15,9 +17,18 @@ package bptt.train;
  * @param saveEvery    steps between checkpoints (0 = only at the end)
  * @param sampleEvery  steps between printed samples (0 = never)
  * @param evalEvery    steps between validation passes (0 = only at the end)
+ * @param cell         the recurrent cell: tanh, LSTM or GRU
  */
 public record TrainSettings(int hidden, int layers, int batch, int seqLen, int steps, float lr, Optimizer.Kind optimizer,
-                            float clip, long seed, double valFraction, int saveEvery, int sampleEvery, int evalEvery) {
+                            float clip, long seed, double valFraction, int saveEvery, int sampleEvery, int evalEvery,
+                            Cell cell) {
+    /** Settings of a tanh RNN. */
+    public TrainSettings(int hidden, int layers, int batch, int seqLen, int steps, float lr, Optimizer.Kind optimizer,
+                         float clip, long seed, double valFraction, int saveEvery, int sampleEvery, int evalEvery) {
+        this(hidden, layers, batch, seqLen, steps, lr, optimizer, clip, seed, valFraction, saveEvery, sampleEvery,
+                evalEvery, Cell.TANH);
+    }
+
     public TrainSettings {
         positive("--hidden", hidden);
         positive("--layers", layers);
@@ -35,6 +46,9 @@ public record TrainSettings(int hidden, int layers, int batch, int seqLen, int s
         }
         if (!(valFraction >= 0 && valFraction < 1)) {
             throw new IllegalArgumentException("--val-fraction must be in [0, 1), got " + valFraction);
+        }
+        if (cell == null) {
+            throw new IllegalArgumentException("--cell must be tanh, lstm or gru");
         }
     }
 

@@ -64,7 +64,7 @@ public final class Trainer implements AutoCloseable {
         this.backend = backend;
         this.data = data;
         this.settings = settings;
-        this.config = data.model(settings.hidden(), settings.layers());
+        this.config = data.model(settings.hidden(), settings.layers()).withCell(settings.cell());
         this.rnn = new Rnn(backend, config);
         this.ws = rnn.workspace(settings.batch(), settings.seqLen(), schedule);
         this.optimizer = new Optimizer(backend, settings.optimizer(), settings.lr(), (int) rnn.layout().total());
@@ -151,6 +151,37 @@ public final class Trainer implements AutoCloseable {
         return loss;
     }
 
+    /**
+     * The state carried into the next window, [L, B, H] of h followed, for LSTM, by [L, B, H] of
+     * c: what a checkpoint keeps as {@code state.h} and {@code state.c}.
+     */
+    public float[] carriedState() {
+        int n = settings.batch() * config.hidden();
+        int layers = config.layers();
+        boolean lstm = config.cell().hasCellState();
+        float[] state = new float[(lstm ? 2 : 1) * layers * n];
+        for (int l = 0; l < layers; l++) {
+            System.arraycopy(backend.download(ws.initialState(l)), 0, state, l * n, n);
+            if (lstm) {
+                System.arraycopy(backend.download(ws.initialCellState(l)), 0, state, (layers + l) * n, n);
+            }
+        }
+        return state;
+    }
+
+    /** Restores what {@link #carriedState} returned. */
+    public void restoreCarriedState(float[] state) {
+        int n = settings.batch() * config.hidden();
+        int layers = config.layers();
+        for (int l = 0; l < layers; l++) {
+            backend.upload(java.util.Arrays.copyOfRange(state, l * n, (l + 1) * n), ws.initialState(l));
+            if (config.cell().hasCellState()) {
+                backend.upload(java.util.Arrays.copyOfRange(state, (layers + l) * n, (layers + l + 1) * n),
+                        ws.initialCellState(l));
+            }
+        }
+    }
+
     /** Global gradient norm of the last step, before clipping. */
     public double lastGradNorm() { return lastGradNorm; }
 
@@ -164,14 +195,9 @@ public final class Trainer implements AutoCloseable {
 
     /** The held-out score, with the training hidden state kept aside; null when there is no held-out data. */
     public Evaluation.Result validate() {
-        float[][] kept = new float[config.layers()][];
-        for (int l = 0; l < config.layers(); l++) {
-            kept[l] = backend.download(ws.initialState(l));
-        }
+        float[] kept = carriedState();
         Evaluation.Result result = data.validate(ws);
-        for (int l = 0; l < config.layers(); l++) {
-            backend.upload(kept[l], ws.initialState(l));
-        }
+        restoreCarriedState(kept);
         if (result != null) {
             valHistory.add(new double[]{step, result.loss()});
         }

@@ -10,6 +10,7 @@ import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +18,8 @@ import java.util.Map;
 /**
  * The checkpoint holds the PyTorch-named weights (see {@link CheckpointIo}) plus, for
  * {@code --resume}: the optimizer's state slabs ({@code optim.*}, (1, P) each), every layer's
- * carried hidden state ({@code state.h}, [L, B, H]), the loss history ({@code metrics.history},
+ * carried hidden state ({@code state.h}, [L, B, H], and for LSTM the cell state {@code state.c},
+ * [L, B, H], PyTorch's (h, c)), the loss history ({@code metrics.history},
  * [n, 2] of step and loss) and metadata: {@code train} (the settings as JSON), {@code step},
  * {@code epoch}, {@code window} (the data position) and {@code rng} (sampling draws from
  * seed + step, so the seed is the whole RNG state).
@@ -48,11 +50,13 @@ public final class TrainingState {
             extras.put(e.getKey(), new TensorData(new int[]{(int) e.getValue().size()}, be.download(e.getValue())));
         }
         int h = config.hidden();
-        float[] state = new float[config.layers() * s.batch() * h];
-        for (int l = 0; l < config.layers(); l++) {
-            System.arraycopy(be.download(trainer.workspace().initialState(l)), 0, state, l * s.batch() * h, s.batch() * h);
+        float[] state = trainer.carriedState();
+        int perState = config.layers() * s.batch() * h;
+        int[] shape = {config.layers(), s.batch(), h};
+        extras.put("state.h", new TensorData(shape, Arrays.copyOfRange(state, 0, perState)));
+        if (config.cell().hasCellState()) {
+            extras.put("state.c", new TensorData(shape, Arrays.copyOfRange(state, perState, 2 * perState)));
         }
-        extras.put("state.h", new TensorData(new int[]{config.layers(), s.batch(), h}, state));
         List<double[]> history = trainer.history();
         float[] hist = new float[history.size() * 2];
         for (int i = 0; i < history.size(); i++) {
@@ -81,9 +85,10 @@ public final class TrainingState {
     /**
      * Why a checkpoint must not be kept as a run's good state, or null: a NaN or infinity
      * anywhere (weights, optimizer state, hidden state), or weights so large that evaluating it
-     * can overflow float32. With token (or |x| ≤ 1) input and tanh outputs in [-1, 1], unit h of
-     * layer l has |pre| ≤ Σ_k |Waa[h,k]| + |ba[h]| + (Σ_k |Wax[h,k]|, or max_v |Wax[h,v]| for
-     * one-hot tokens), and logit j has |y| ≤ Σ_h |Wya[j,h]| + |by[j]|.
+     * can overflow float32. With token (or |x| ≤ 1) input and h in [-1, 1] (true of every cell:
+     * tanh, o·tanh(c), and GRU's mix of n and h), gate row g of layer l has |pre| ≤ Σ_k |Waa[g,k]|
+     * + |ba[g]| (+ |bh[g]|) + (Σ_k |Wax[g,k]|, or max_v |Wax[g,v]| for one-hot tokens), and logit
+     * j has |y| ≤ Σ_h |Wya[j,h]| + |by[j]|.
      */
     public static String unsafeReason(Checkpoint checkpoint) {
         String nonFinite = CheckpointIo.firstNonFinite(checkpoint);
@@ -99,9 +104,11 @@ public final class TrainingState {
             ParameterLayout.Entry wax = layout.entry(ParameterLayout.wax(l));
             ParameterLayout.Entry waa = layout.entry(ParameterLayout.waa(l));
             ParameterLayout.Entry ba = layout.entry(ParameterLayout.ba(l));
+            ParameterLayout.Entry bh = c.cell().twoBiases() ? layout.entry(ParameterLayout.bh(l)) : null;
             boolean oneHot = l == 0 && c.tokenInput();
-            for (int h = 0; h < c.hidden(); h++) {
+            for (int h = 0; h < c.gateWidth(); h++) {
                 double bound = absRowSum(p, waa, h) + Math.abs(p[(int) ba.start() + h])
+                        + (bh == null ? 0 : Math.abs(p[(int) bh.start() + h]))
                         + (oneHot ? absRowMax(p, wax, h) : absRowSum(p, wax, h));
                 if (bound > worst) {
                     worst = bound;
@@ -165,11 +172,12 @@ public final class TrainingState {
         RnnConfig config = trainer.rnn().config();
         int h = config.hidden();
         float[] state = checkpoint.extra("state.h", config.layers(), s.batch(), h);
-        for (int l = 0; l < config.layers(); l++) {
-            float[] layer = new float[s.batch() * h];
-            System.arraycopy(state, l * layer.length, layer, 0, layer.length);
-            be.upload(layer, trainer.workspace().initialState(l));
+        if (config.cell().hasCellState()) {
+            float[] c = checkpoint.extra("state.c", config.layers(), s.batch(), h);
+            state = Arrays.copyOf(state, 2 * state.length);
+            System.arraycopy(c, 0, state, c.length, c.length);
         }
+        trainer.restoreCarriedState(state);
         TensorData hist = checkpoint.extras().get("metrics.history");
         if (hist != null && hist.shape().length == 2) {
             for (int i = 0; i < hist.shape()[0]; i++) {
@@ -211,10 +219,11 @@ public final class TrainingState {
         RnnConfig here = trainer.rnn().config();
         RnnConfig there = checkpoint.config();
         if (!here.equals(there)) {
-            throw new CheckpointException(checkpoint.where() + " holds a model of " + there.layers() + " layer(s) × "
-                    + there.hidden() + " hidden with " + there.outputSize() + " classes, but this run builds "
-                    + here.layers() + " × " + here.hidden() + " with " + here.outputSize()
-                    + "; pass the checkpoint's --hidden/--layers and the data it was trained on");
+            throw new CheckpointException(checkpoint.where() + " holds a " + there.cell().option() + " model of "
+                    + there.layers() + " layer(s) × " + there.hidden() + " hidden with " + there.outputSize()
+                    + " classes, but this run builds a " + here.cell().option() + " model of " + here.layers() + " × "
+                    + here.hidden() + " with " + here.outputSize()
+                    + "; pass the checkpoint's --cell/--hidden/--layers and the data it was trained on");
         }
         if (trainer.data().vocabulary() != null) {
             checkpoint.requireVocab(trainer.data().vocabulary().codePoints());
@@ -227,6 +236,7 @@ public final class TrainingState {
         o.addProperty("data", data instanceof TextDataset text && text.corpus().file() != null
                 ? text.corpus().file().toAbsolutePath().toString()
                 : data instanceof TextDataset text ? text.corpus().source() : data.description());
+        o.addProperty("cell", s.cell().option());
         o.addProperty("hidden", s.hidden());
         o.addProperty("layers", s.layers());
         o.addProperty("batch", s.batch());

@@ -3,6 +3,7 @@ package bptt.cli;
 
 import bptt.backend.ProfilingBackend;
 import bptt.backend.ref.CpuRefBackend;
+import bptt.rnn.Cell;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Workspace;
@@ -20,11 +21,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class BenchCommandTest {
 
     /** Runs one step through a profiler and adds up 2·m·n·k over the GEMMs it recorded, fused step ops included. */
-    @ParameterizedTest(name = "B={0} T={1} H={2} V={3} layers={4}")
-    @CsvSource({"2,3,5,7,1", "3,2,4,6,2", "1,4,3,5,3"})
-    void flopsPerStepCountsEveryGemmOfAStep(int batch, int seqLen, int hidden, int vocab, int layers) {
+    @ParameterizedTest(name = "{0} B={1} T={2} H={3} V={4} layers={5}")
+    @CsvSource({"tanh,2,3,5,7,1", "tanh,3,2,4,6,2", "tanh,1,4,3,5,3", "lstm,2,3,5,7,2", "gru,3,5,4,6,3", "lstm,1,9,3,5,1"})
+    void flopsPerStepCountsEveryGemmOfAStep(String cellName, int batch, int seqLen, int hidden, int vocab, int layers) {
+        Cell cell = Cell.parse(cellName);
         ProfilingBackend be = new ProfilingBackend(CpuRefBackend.float32());
-        try (Rnn rnn = new Rnn(be, RnnConfig.charModel(vocab, hidden, layers));
+        try (Rnn rnn = new Rnn(be, RnnConfig.charModel(cell, vocab, hidden, layers));
              Workspace ws = rnn.workspace(batch, seqLen)) {
             rnn.initialize(3);
             float[] ids = new float[batch * seqLen];
@@ -42,11 +44,11 @@ class BenchCommandTest {
             if (e.op().startsWith("gemm")) {
                 String[] f = e.op().split("[ =]");
                 counted += 2.0 * Long.parseLong(f[3]) * Long.parseLong(f[5]) * Long.parseLong(f[7]) * e.calls();
-            } else if (e.op().startsWith("tanhStep")) {
-                counted += 2.0 * batch * hidden * hidden * e.calls();  // the recurrent (B,H)·(H,H) product inside
+            } else if (e.op().matches("(tanh|lstm|gru)Step(Forward|Backward)")) {
+                counted += 2.0 * batch * cell.gates() * hidden * hidden * e.calls();  // the recurrent (B,H)·(H,G·H) product inside
             }
         }
-        assertEquals(counted, BenchCommand.flopsPerStep(batch, seqLen, hidden, vocab, layers), 0.0);
+        assertEquals(counted, BenchCommand.flopsPerStep(cell, batch, seqLen, hidden, vocab, layers), 0.0);
     }
 
     @Test

@@ -4,6 +4,7 @@ package bptt.rnn;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.List;
 
@@ -13,29 +14,51 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class GradientCheckTest {
 
-    @ParameterizedTest(name = "tokens={0} V/D={1} H={2} L={3} B={4} T={5}")
+    @ParameterizedTest(name = "{0} tokens={1} V/D={2} H={3} L={4} B={5} T={6}")
     @CsvSource({
-            "true, 7, 5, 1, 3, 6",
-            "true, 3, 4, 2, 1, 9",
-            "true, 11, 3, 3, 2, 4",
-            "false, 4, 5, 1, 3, 5",
-            "false, 6, 3, 2, 2, 7",
+            "tanh, true, 7, 5, 1, 3, 6",
+            "tanh, true, 3, 4, 2, 1, 9",
+            "tanh, true, 11, 3, 3, 2, 4",
+            "tanh, false, 4, 5, 1, 3, 5",
+            "tanh, false, 6, 3, 2, 2, 7",
+            "lstm, true, 7, 5, 2, 3, 6",
+            "lstm, false, 4, 3, 1, 2, 7",
+            "lstm, true, 3, 4, 3, 1, 5",
+            "gru, true, 7, 5, 2, 3, 6",
+            "gru, false, 4, 3, 1, 2, 7",
+            "gru, false, 5, 2, 2, 3, 4",
     })
-    void everyGradientMatchesFiniteDifferences(boolean tokens, int inputSize, int hidden, int layers, int batch, int seqLen) {
+    void everyGradientMatchesFiniteDifferences(String cellName, boolean tokens, int inputSize, int hidden, int layers,
+                                               int batch, int seqLen) {
+        Cell cell = Cell.parse(cellName);
         int vocab = tokens ? inputSize : 5;
-        RnnConfig config = new RnnConfig(inputSize, tokens, hidden, layers, vocab);
+        RnnConfig config = new RnnConfig(inputSize, tokens, hidden, layers, vocab, cell);
         List<GradientCheck.Row> rows = new GradientCheck(config, batch, seqLen, 42).run();
-        assertEquals(3 * layers + 2 + layers, rows.size(), "one row per parameter and per layer's h0");
+        int perLayer = cell == Cell.TANH ? 3 : 4 * cell.gates();   // Wax, Waa, ba (, bh), gate by gate
+        int states = cell.hasCellState() ? 2 : 1;                    // h0 (, c0)
+        assertEquals(perLayer * layers + 2 + states * layers, rows.size(), "one row per parameter (gate) and initial state");
         for (GradientCheck.Row row : rows) {
             assertTrue(row.passed(), row.name() + " max rel error " + row.maxRelError());
         }
     }
 
+    /** Each gate's rows name the gate and its own formula. */
     @Test
-    void wrongOrdersOfTheSquareWeightGradientsFail() {
-        RnnConfig dense = new RnnConfig(4, false, 4, 1, 5);
+    void gateRowsNameTheirGate() {
+        List<GradientCheck.Row> rows = new GradientCheck(RnnConfig.charModel(Cell.GRU, 4, 3, 1), 2, 3, 1).run();
+        assertEquals(List.of("Wax0[r]", "Wax0[z]", "Wax0[n]", "Waa0[r]", "Waa0[z]", "Waa0[n]"),
+                rows.subList(0, 6).stream().map(GradientCheck.Row::name).toList());
+        assertTrue(rows.get(5).formula().contains("r⊙dn"), rows.get(5).formula());
+        assertEquals("(3,3)", rows.get(5).shape());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tanh", "lstm", "gru"})
+    void wrongOrdersOfTheSquareWeightGradientsFail(String cellName) {
+        Cell cell = Cell.parse(cellName);
+        RnnConfig dense = new RnnConfig(4, false, 4, 1, 5, cell);
         List<GradientCheck.Row> rows = new GradientCheck(dense, 3, 5, 7).explain();
-        assertEquals(4, rows.size());
+        assertEquals(4 * cell.gates(), rows.size());
         for (GradientCheck.Row row : rows) {
             boolean wrong = row.formula().contains("wrong");
             assertEquals(!wrong, row.passed(), row.name() + " " + row.formula() + " error " + row.maxRelError());
@@ -50,6 +73,9 @@ class GradientCheckTest {
         assertEquals(0, GradientCheck.relError(0, 0));
         assertEquals(2, GradientCheck.relError(1e-3, -1e-3), 1e-12);
         assertFalse(GradientCheck.relError(1.0, 1.0 + 1e-5) < GradientCheck.TOLERANCE);
+        assertFalse(GradientCheck.relError(1e-7, -1e-7) < GradientCheck.TOLERANCE, "a wrong sign fails below the floor too");
+        assertTrue(GradientCheck.relError(1.0764e-7, 1.0764e-7 + 3e-13) < GradientCheck.TOLERANCE,
+                "round-off of the finite difference on a tiny gradient passes");
     }
 
     @Test

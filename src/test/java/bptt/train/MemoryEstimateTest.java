@@ -22,17 +22,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class MemoryEstimateTest {
 
     /** Every shape kind: token and dense input, 1–3 layers, full storage, checkpointed, and full storage split across tensors. */
-    @ParameterizedTest(name = "V={0} dense={1} H={2} L={3} B={4} T={5} k={6} {7} max tensor {8}")
+    @ParameterizedTest(name = "{9} V={0} dense={1} H={2} L={3} B={4} T={5} k={6} {7} max tensor {8}")
     @CsvSource({
-            "65, false, 32, 1, 8, 64, 0, ADAM, 2147483639",
-            "7, false, 5, 3, 3, 17, 4, ADAGRAD, 2147483639",
-            "3, false, 6, 2, 4, 33, 0, SGD, 600",
-            "9, true, 6, 2, 4, 33, 5, ADAM, 2147483639",
-            "200, false, 16, 2, 1, 1000, 0, SGD, 2147483639",
-            "1000, false, 8, 1, 64, 128, 0, ADAM, 2147483639"})
+            "65, false, 32, 1, 8, 64, 0, ADAM, 2147483639, tanh",
+            "7, false, 5, 3, 3, 17, 4, ADAGRAD, 2147483639, tanh",
+            "3, false, 6, 2, 4, 33, 0, SGD, 600, tanh",
+            "9, true, 6, 2, 4, 33, 5, ADAM, 2147483639, tanh",
+            "200, false, 16, 2, 1, 1000, 0, SGD, 2147483639, tanh",
+            "1000, false, 8, 1, 64, 128, 0, ADAM, 2147483639, tanh",
+            "65, false, 32, 2, 8, 64, 0, ADAM, 2147483639, lstm",
+            "7, true, 5, 2, 3, 17, 4, SGD, 2147483639, lstm",
+            "3, false, 6, 2, 4, 33, 0, SGD, 1500, lstm",
+            "65, false, 16, 2, 8, 64, -1, ADAGRAD, 2147483639, gru",
+            "9, true, 6, 1, 4, 33, 0, ADAM, 2147483639, gru",
+            "3, false, 6, 2, 4, 33, 0, SGD, 1200, gru"})
     void theEstimateIsExactlyWhatIsAllocated(int v, boolean dense, int h, int layers, int batch, int seqLen, int k,
-                                             Optimizer.Kind kind, long maxTensor) {
-        RnnConfig config = dense ? new RnnConfig(v, false, h, layers, v) : RnnConfig.charModel(v, h, layers);
+                                             Optimizer.Kind kind, long maxTensor, String cell) {
+        RnnConfig config = (dense ? new RnnConfig(v, false, h, layers, v) : RnnConfig.charModel(v, h, layers))
+                .withCell(bptt.rnn.Cell.parse(cell));
         Schedule schedule = new Schedule(k, 0);
         MemoryEstimate e = MemoryEstimate.of(config, batch, seqLen, schedule, kind, maxTensor);
         try (Backend be = CpuRefBackend.float32(maxTensor);
@@ -50,7 +57,8 @@ class MemoryEstimateTest {
 
     @Test
     void parameterCountInClosedFormMatchesTheLayoutAndSaturates() {
-        for (RnnConfig c : new RnnConfig[]{RnnConfig.charModel(65, 128, 3), new RnnConfig(7, false, 5, 1, 3)}) {
+        for (RnnConfig c : new RnnConfig[]{RnnConfig.charModel(65, 128, 3), new RnnConfig(7, false, 5, 1, 3),
+                RnnConfig.charModel(bptt.rnn.Cell.LSTM, 65, 128, 3), new RnnConfig(7, false, 5, 2, 3, bptt.rnn.Cell.GRU)}) {
             assertEquals(new ParameterLayout(c).total(), ParameterLayout.count(c));
         }
         assertEquals(Long.MAX_VALUE, ParameterLayout.count(new RnnConfig(Integer.MAX_VALUE, false, Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE)));

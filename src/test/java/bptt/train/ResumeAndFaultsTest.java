@@ -3,6 +3,7 @@ package bptt.train;
 
 import bptt.backend.Backend;
 import bptt.conformance.TestBackends;
+import bptt.rnn.Cell;
 import bptt.rnn.Schedule;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +26,11 @@ class ResumeAndFaultsTest {
     private static final String TEXT = "the quick brown fox jumps over the lazy dog; ".repeat(4);
 
     private static TrainSettings settings(String optimizer, int steps) {
-        return new TrainSettings(12, 2, 3, 7, steps, 0.01f, Optimizer.parseKind(optimizer), 1f, 3, 0.1, 0, 0, 0);
+        return settings(optimizer, steps, Cell.TANH);
+    }
+
+    private static TrainSettings settings(String optimizer, int steps, Cell cell) {
+        return new TrainSettings(12, 2, 3, 7, steps, 0.01f, Optimizer.parseKind(optimizer), 1f, 3, 0.1, 0, 0, 0, cell);
     }
 
     static Backend open(String name) {
@@ -41,28 +46,31 @@ class ResumeAndFaultsTest {
         return List.of(losses, trainer.rnn().backend().download(trainer.rnn().params()));
     }
 
-    @ParameterizedTest(name = "{0} {1} checkpoint-every {2}")
-    @CsvSource({"cpu-ref, adam, 0", "cpu-ref, adagrad, 3", "cpu-ref, sgd, 0", "cpu, adam, 0", "cpu, adam, 2",
-            "cuda, adam, 0", "cuda, adagrad, 3"})
-    void trainingNStepsEqualsHalfThenResumeBitForBit(String backend, String optimizer, int checkpointEvery) {
+    @ParameterizedTest(name = "{0} {1} {2} checkpoint-every {3}")
+    @CsvSource({"cpu-ref, tanh, adam, 0", "cpu-ref, tanh, adagrad, 3", "cpu-ref, tanh, sgd, 0", "cpu, tanh, adam, 0",
+            "cpu, tanh, adam, 2", "cuda, tanh, adam, 0", "cuda, tanh, adagrad, 3", "cpu-ref, lstm, adam, 0",
+            "cpu, lstm, adam, 3", "cpu-ref, gru, sgd, 2", "cpu, gru, adam, 0", "cuda, lstm, adam, 3", "cuda, gru, sgd, 0"})
+    void trainingNStepsEqualsHalfThenResumeBitForBit(String backend, String cellName, String optimizer,
+                                                     int checkpointEvery) {
         int n = 40; // more than one epoch of 3 streams × 7 steps, so the reset at the epoch end is crossed
         Corpus corpus = Corpus.load(writeText(), 0.1);
         Schedule schedule = new Schedule(checkpointEvery, 0);
+        Cell cell = Cell.parse(cellName);
         Path ckpt = dir.resolve("half.safetensors");
         List<Object> straight;
-        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n), schedule)) {
+        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n, cell), schedule)) {
             assertTrue(new TokenStreams(corpus.trainTokens(), 3).windows(7) < n, "the run must cross an epoch");
             straight = train(t, n);
         }
         List<Double> resumedLosses = new ArrayList<>();
-        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n), schedule)) {
+        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n, cell), schedule)) {
             @SuppressWarnings("unchecked")
             List<Double> first = (List<Double>) train(t, n / 2).get(0);
             resumedLosses.addAll(first);
             CheckpointIo.save(ckpt, TrainingState.capture(t));
         }
         float[] resumedParams;
-        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n), schedule)) {
+        try (Backend be = open(backend); Trainer t = new Trainer(be, corpus, settings(optimizer, n, cell), schedule)) {
             TrainingState.resume(t, CheckpointIo.load(ckpt));
             assertEquals(n / 2, t.step());
             List<Object> second = train(t, n);

@@ -1,6 +1,7 @@
 // SafetensorsLayoutTest: files the engine writes, read back by an independent minimal reader in this test.
 package bptt.train;
 
+import bptt.rnn.Cell;
 import bptt.rnn.RnnConfig;
 import bptt.train.SafetensorsFile.TensorData;
 import com.google.gson.JsonArray;
@@ -9,6 +10,8 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -146,5 +149,68 @@ class SafetensorsLayoutTest {
         assertEquals(layers, cfg.get("num_layers").getAsInt());
         assertEquals(v, cfg.get("input_size").getAsInt());
         assertEquals(v, cfg.get("output_size").getAsInt());
+    }
+
+    /** LSTM and GRU: nn.LSTM's / nn.GRU's names, (G·H, ·) shapes and both biases, each the slab's next values. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"lstm", "gru"})
+    void cellCheckpointsHavePytorchNamesShapesAndBothBiases(String cellName) throws IOException {
+        Cell cell = Cell.parse(cellName);
+        int v = 5;
+        int h = 3;
+        int g = cell.gates() * h;
+        RnnConfig config = RnnConfig.charModel(cell, v, h, 2);
+        long total = 0;
+        for (int l = 0; l < 2; l++) {
+            total += (long) g * (l == 0 ? v : h) + (long) g * h + 2L * g;  // W_ih (G·H, D), W_hh (G·H, H), b_ih, b_hh
+        }
+        total += (long) v * h + v;
+        float[] params = new float[(int) total];
+        for (int i = 0; i < params.length; i++) {
+            params[i] = i + 0.25f;
+        }
+        Path file = dir.resolve(cellName + ".safetensors");
+        CheckpointIo.save(file, new Checkpoint(config, new int[]{'a', 'b', 'c', 'd', 'e'}, params, Map.of(), Map.of()));
+        Map<String, String> metadata = new LinkedHashMap<>();
+        Map<String, Raw> raw = readRaw(file, metadata);
+        List<String> names = List.of(
+                "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0",
+                "rnn.weight_ih_l1", "rnn.weight_hh_l1", "rnn.bias_ih_l1", "rnn.bias_hh_l1",
+                "decoder.weight", "decoder.bias");
+        assertEquals(names, new ArrayList<>(raw.keySet()));
+        List<List<Integer>> shapes = List.of(
+                List.of(g, v), List.of(g, h), List.of(g), List.of(g),
+                List.of(g, h), List.of(g, h), List.of(g), List.of(g),
+                List.of(v, h), List.of(v));
+        int at = 0;
+        for (int i = 0; i < names.size(); i++) {
+            Raw r = raw.get(names.get(i));
+            assertEquals(shapes.get(i), r.shape(), r.name());
+            for (int j = 0; j < r.values().length; j++) {
+                assertEquals(at + j + 0.25f, r.values()[j], r.name() + "[" + j + "] is the slab's next value");
+            }
+            at += r.values().length;
+        }
+        assertEquals(params.length, at, "every parameter written once, both biases included");
+        assertEquals(cellName, JsonParser.parseString(metadata.get("config")).getAsJsonObject().get("model").getAsString());
+        Checkpoint back = CheckpointIo.load(file);
+        assertEquals(config, back.config());
+        assertArrayEquals(params, back.params(), "read back bit for bit, biases kept apart");
+    }
+
+    /** A file with PyTorch's tensors only (no config metadata) is read as the cell its weight_hh shape says. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tanh", "lstm", "gru"})
+    void theCellOfAFileWithoutConfigComesFromItsShapes(String cellName) {
+        RnnConfig config = RnnConfig.charModel(Cell.parse(cellName), 6, 4, 2);
+        float[] params = new float[(int) new bptt.rnn.ParameterLayout(config).total()];
+        for (int i = 0; i < params.length; i++) {
+            params[i] = (i % 7) * 0.125f;
+        }
+        Path file = dir.resolve("bare.safetensors");
+        SafetensorsFile.write(file, CheckpointIo.pytorchTensors(new bptt.rnn.ParameterLayout(config), params), Map.of());
+        Checkpoint back = CheckpointIo.load(file);
+        assertEquals(config, back.config());
+        assertArrayEquals(params, back.params());
     }
 }

@@ -71,6 +71,7 @@ public final class CpuBackend extends AbstractBackend {
     private final Scratch[] scratch;
     private final OpenBlas.Address fillAddress = new OpenBlas.Address();
     private final Kernel kernel = new Kernel();
+    private final CellKernels cells = new CellKernels();
     private int[] ids = new int[0];
     private float[] table = new float[0];
     private double[] partials = new double[0];
@@ -702,6 +703,47 @@ public final class CpuBackend extends AbstractBackend {
             }
             t[r] = id;
         }
+    }
+
+    // ---- recurrent cells: pointwise kernels in CellKernels, on the calling thread ---------------
+
+    @Override
+    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) {
+        cells.tanhCellBackward(a, dnext, da);
+        written(da);
+    }
+
+    @Override
+    protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
+        cells.lstmForward(gates, biasIh, biasHh, cPrev, c, h);
+        written(gates);
+        written(c);
+        written(h);
+    }
+
+    @Override
+    protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
+        cells.lstmBackward(gates, cPrev, c, dh, dnext, dc);
+        written(gates);
+        written(dc);
+    }
+
+    @Override
+    protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
+                                      Tensor h) {
+        cells.gruForward(gates, hh, biasIh, biasHh, hPrev, hn, h);
+        written(gates);
+        written(hn);
+        written(h);
+    }
+
+    @Override
+    protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
+                                       Tensor dgatesHh) {
+        cells.gruBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
+        written(gates);
+        written(dgatesHh);
+        written(dnext);
     }
 
     @Override

@@ -345,6 +345,33 @@ public final class CudaBackend extends AbstractBackend {
     protected void sumRowsHook(Tensor x, float beta, Tensor out) { launch(KernelCall.sumRows(x, beta, out, limits)); }
 
     @Override
+    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) {
+        launch(KernelCall.tanhCellBackward(a, dnext, da, limits));
+    }
+
+    @Override
+    protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
+        launch(KernelCall.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h, limits));
+    }
+
+    @Override
+    protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
+        launch(KernelCall.lstmCellBackward(gates, cPrev, c, dh, dnext, dc, limits));
+    }
+
+    @Override
+    protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
+                                      Tensor h) {
+        launch(KernelCall.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h, limits));
+    }
+
+    @Override
+    protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
+                                       Tensor dgatesHh) {
+        launch(KernelCall.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh, limits));
+    }
+
+    @Override
     protected void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
                                            Tensor dlogits, Tensor losses) {
         launch(KernelCall.softmaxCrossEntropy(logits, bias, targets, gradScale, dlogits, losses, limits));

@@ -92,6 +92,40 @@ record KernelCall(String kernel, LaunchConfig launch, List<Arg> args) {
                 .launch(LaunchConfig.elementwise("tanh_backward", a.size(), lim));
     }
 
+    /** a, dnext, da (n elements). */
+    static KernelCall tanhCellBackward(Tensor a, Tensor dnext, Tensor da, LaunchConfig.Limits lim) {
+        return call("tanh_cell_backward").buf(a).buf(dnext).buf(da).i(a.size())
+                .launch(LaunchConfig.elementwise("tanh_cell_backward", a.size(), lim));
+    }
+
+    /** gates (B, 4H), biases (1, 4H), cPrev, c, h (B, H). */
+    static KernelCall lstmCellForward(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h,
+                                      LaunchConfig.Limits lim) {
+        return call("lstm_cell_forward").buf(gates).buf(biasIh).buf(biasHh).buf(cPrev).buf(c).buf(h)
+                .i(h.rows()).i(h.cols()).launch(LaunchConfig.cell("lstm_cell_forward", h.rows(), h.cols(), lim));
+    }
+
+    /** gates (B, 4H); cPrev, c, dh, dnext, dc (B, H). */
+    static KernelCall lstmCellBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc,
+                                       LaunchConfig.Limits lim) {
+        return call("lstm_cell_backward").buf(gates).buf(cPrev).buf(c).buf(dh).buf(dnext).buf(dc)
+                .i(c.rows()).i(c.cols()).launch(LaunchConfig.cell("lstm_cell_backward", c.rows(), c.cols(), lim));
+    }
+
+    /** gates, hh (B, 3H); biases (1, 3H); hPrev, hn, h (B, H). */
+    static KernelCall gruCellForward(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
+                                     Tensor h, LaunchConfig.Limits lim) {
+        return call("gru_cell_forward").buf(gates).buf(hh).buf(biasIh).buf(biasHh).buf(hPrev).buf(hn).buf(h)
+                .i(h.rows()).i(h.cols()).launch(LaunchConfig.cell("gru_cell_forward", h.rows(), h.cols(), lim));
+    }
+
+    /** gates, dgatesHh (B, 3H); hn, hPrev, dh, dnext (B, H). */
+    static KernelCall gruCellBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext, Tensor dgatesHh,
+                                      LaunchConfig.Limits lim) {
+        return call("gru_cell_backward").buf(gates).buf(hn).buf(hPrev).buf(dh).buf(dnext).buf(dgatesHh)
+                .i(hn.rows()).i(hn.cols()).launch(LaunchConfig.cell("gru_cell_backward", hn.rows(), hn.cols(), lim));
+    }
+
     /** x (rows, cols), out (1, cols). */
     static KernelCall sumRows(Tensor x, float beta, Tensor out, LaunchConfig.Limits lim) {
         return call("sum_rows").buf(x).buf(out).i(x.rows()).i(x.cols()).f(beta)

@@ -79,12 +79,20 @@ public record LaunchConfig(String kernel, long threads, int grid, int block, int
 
     // ---- one factory per kernel: the thread count kernels/README.md gives it ---------------
 
-    /** fill, copy, axpy, scale, tanh_backward, sgd_update, adam_update, adagrad_update: one thread per element. */
+    /**
+     * fill, copy, axpy, scale, tanh_backward, tanh_cell_backward, sgd_update, adam_update,
+     * adagrad_update: one thread per element.
+     */
     public static LaunchConfig elementwise(String kernel, long n, Limits limits) { return plan(kernel, n, limits); }
 
     /** bias_tanh over x (rows, cols): one thread per element. */
     public static LaunchConfig biasTanh(int rows, int cols, Limits limits) {
         return plan("bias_tanh", (long) rows * cols, limits);
+    }
+
+    /** lstm_cell_forward/backward, gru_cell_forward/backward over (rows, hidden) states: one thread per unit of a row. */
+    public static LaunchConfig cell(String kernel, int rows, int hidden, Limits limits) {
+        return plan(kernel, (long) rows * hidden, limits);
     }
 
     /** sum_rows of x (rows, cols): one thread per column. */

@@ -337,6 +337,37 @@ public final class OpenClBackend extends AbstractBackend {
     }
 
     @Override
+    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) {
+        launch("tanh_cell_backward", n(a), mem(a), off(a), mem(dnext), off(dnext), mem(da), off(da), n(a));
+    }
+
+    @Override
+    protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
+        launch("lstm_cell_forward", n(h), mem(gates), off(gates), mem(biasIh), off(biasIh), mem(biasHh), off(biasHh),
+                mem(cPrev), off(cPrev), mem(c), off(c), mem(h), off(h), h.rows(), h.cols());
+    }
+
+    @Override
+    protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
+        launch("lstm_cell_backward", n(c), mem(gates), off(gates), mem(cPrev), off(cPrev), mem(c), off(c),
+                mem(dh), off(dh), mem(dnext), off(dnext), mem(dc), off(dc), c.rows(), c.cols());
+    }
+
+    @Override
+    protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
+                                      Tensor h) {
+        launch("gru_cell_forward", n(h), mem(gates), off(gates), mem(hh), off(hh), mem(biasIh), off(biasIh),
+                mem(biasHh), off(biasHh), mem(hPrev), off(hPrev), mem(hn), off(hn), mem(h), off(h), h.rows(), h.cols());
+    }
+
+    @Override
+    protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
+                                       Tensor dgatesHh) {
+        launch("gru_cell_backward", n(hn), mem(gates), off(gates), mem(hn), off(hn), mem(hPrev), off(hPrev),
+                mem(dh), off(dh), mem(dnext), off(dnext), mem(dgatesHh), off(dgatesHh), hn.rows(), hn.cols());
+    }
+
+    @Override
     protected void sumRowsHook(Tensor x, float beta, Tensor out) {
         launch("sum_rows", x.cols(), mem(x), off(x), mem(out), off(out), x.rows(), x.cols(), beta);
     }

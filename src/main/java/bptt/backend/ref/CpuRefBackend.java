@@ -196,6 +196,102 @@ public final class CpuRefBackend extends AbstractBackend {
     }
 
     @Override
+    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) {
+        double[] A = data(a), N = data(dnext), DA = data(da);
+        for (int i = 0; i < a.size(); i++) {
+            double ai = A[(int) a.offset() + i];
+            int di = (int) da.offset() + i;
+            DA[di] = store((1 - ai * ai) * (DA[di] + N[(int) dnext.offset() + i]));
+        }
+    }
+
+    private static double sigmoid(double x) { return 1 / (1 + Math.exp(-x)); }
+
+    @Override
+    protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
+        double[] G = data(gates), BI = data(biasIh), BH = data(biasHh), CP = data(cPrev), C = data(c), Hs = data(h);
+        int n = c.cols();
+        for (int r = 0; r < c.rows(); r++) {
+            for (int j = 0; j < n; j++) {
+                int gi = at(gates, r, j), gf = gi + n, gg = gi + 2 * n, go = gi + 3 * n;
+                G[gi] = store(sigmoid(G[gi] + BI[at(biasIh, 0, j)] + BH[at(biasHh, 0, j)]));
+                G[gf] = store(sigmoid(G[gf] + BI[at(biasIh, 0, n + j)] + BH[at(biasHh, 0, n + j)]));
+                G[gg] = store(Math.tanh(G[gg] + BI[at(biasIh, 0, 2 * n + j)] + BH[at(biasHh, 0, 2 * n + j)]));
+                G[go] = store(sigmoid(G[go] + BI[at(biasIh, 0, 3 * n + j)] + BH[at(biasHh, 0, 3 * n + j)]));
+                double ct = store(G[gf] * CP[at(cPrev, r, j)] + G[gi] * G[gg]);
+                C[at(c, r, j)] = ct;
+                Hs[at(h, r, j)] = store(G[go] * Math.tanh(ct));
+            }
+        }
+    }
+
+    @Override
+    protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
+        double[] G = data(gates), CP = data(cPrev), C = data(c), DH = data(dh), N = data(dnext), DC = data(dc);
+        int n = c.cols();
+        for (int r = 0; r < c.rows(); r++) {
+            for (int j = 0; j < n; j++) {
+                int gi = at(gates, r, j), gf = gi + n, gg = gi + 2 * n, go = gi + 3 * n, ci = at(dc, r, j);
+                double i = G[gi], f = G[gf], g = G[gg], o = G[go];
+                double dht = DH[at(dh, r, j)] + N[at(dnext, r, j)];
+                double tc = Math.tanh(C[at(c, r, j)]);
+                double dct = DC[ci] + dht * o * (1 - tc * tc);
+                G[gi] = store(dct * g * i * (1 - i));
+                G[gf] = store(dct * CP[at(cPrev, r, j)] * f * (1 - f));
+                G[gg] = store(dct * i * (1 - g * g));
+                G[go] = store(dht * tc * o * (1 - o));
+                DC[ci] = store(dct * f);
+            }
+        }
+    }
+
+    @Override
+    protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
+                                      Tensor h) {
+        double[] G = data(gates), HH = data(hh), BI = data(biasIh), BH = data(biasHh), HP = data(hPrev);
+        double[] HN = data(hn), Hs = data(h);
+        int n = h.cols();
+        for (int r = 0; r < h.rows(); r++) {
+            for (int j = 0; j < n; j++) {
+                int gr = at(gates, r, j), gz = gr + n, gn = gr + 2 * n;
+                int hr = at(hh, r, j), hz = hr + n, hnn = hr + 2 * n;
+                G[gr] = store(sigmoid(G[gr] + BI[at(biasIh, 0, j)] + HH[hr] + BH[at(biasHh, 0, j)]));
+                G[gz] = store(sigmoid(G[gz] + BI[at(biasIh, 0, n + j)] + HH[hz] + BH[at(biasHh, 0, n + j)]));
+                double hnv = store(HH[hnn] + BH[at(biasHh, 0, 2 * n + j)]);
+                HN[at(hn, r, j)] = hnv;
+                G[gn] = store(Math.tanh(G[gn] + BI[at(biasIh, 0, 2 * n + j)] + G[gr] * hnv));
+                Hs[at(h, r, j)] = store((1 - G[gz]) * G[gn] + G[gz] * HP[at(hPrev, r, j)]);
+            }
+        }
+    }
+
+    @Override
+    protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
+                                       Tensor dgatesHh) {
+        double[] G = data(gates), HN = data(hn), HP = data(hPrev), DH = data(dh), N = data(dnext);
+        double[] DG = data(dgatesHh);
+        int n = hn.cols();
+        for (int r = 0; r < hn.rows(); r++) {
+            for (int j = 0; j < n; j++) {
+                int gr = at(gates, r, j), gz = gr + n, gn = gr + 2 * n;
+                int dr = at(dgatesHh, r, j), ni = at(dnext, r, j);
+                double rv = G[gr], z = G[gz], nv = G[gn];
+                double dht = DH[at(dh, r, j)] + N[ni];
+                double dnPre = dht * (1 - z) * (1 - nv * nv);
+                double drPre = dnPre * HN[at(hn, r, j)] * rv * (1 - rv);
+                double dzPre = dht * (HP[at(hPrev, r, j)] - nv) * z * (1 - z);
+                G[gr] = store(drPre);
+                G[gz] = store(dzPre);
+                G[gn] = store(dnPre);
+                DG[dr] = G[gr];
+                DG[dr + n] = G[gz];
+                DG[dr + 2 * n] = store(dnPre * rv);
+                N[ni] = store(dht * z);
+            }
+        }
+    }
+
+    @Override
     protected void sumRowsHook(Tensor x, float beta, Tensor out) {
         double[] X = data(x), O = data(out);
         for (int c = 0; c < x.cols(); c++) {

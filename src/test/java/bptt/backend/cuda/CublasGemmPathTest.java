@@ -4,6 +4,8 @@ package bptt.backend.cuda;
 import bptt.backend.Backend;
 import bptt.backend.ReferenceBlas;
 import bptt.backend.ref.CpuRefBackend;
+import bptt.rnn.Cell;
+import bptt.rnn.ParameterLayout;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Workspace;
@@ -41,6 +43,8 @@ class CublasGemmPathTest {
     private static final int D = 7;
     private static final int H = 11;
     private static final int V = 13;
+    /** S, the output chunk Workspace picks for T = 5: round(√5) steps. */
+    private static final int CHUNK = 2;
 
     /** One executed GEMM: the engine's call and the cuBLAS argument list it became. */
     record Recorded(boolean transA, Tensor a, boolean transB, Tensor b, float beta, Tensor c, CublasSgemmArgs args) {
@@ -61,18 +65,7 @@ class CublasGemmPathTest {
                                 (float) args[4], (float) args[5], (Tensor) args[6]);
                         return null;
                     }
-                    if (method.getName().equals("tanhStepForward")) {     // CudaBackend runs the unfused default
-                        Tensor pre = (Tensor) args[3];
-                        gemm(false, (Tensor) args[0], true, (Tensor) args[1], 1f, 1f, pre);
-                        ref.biasTanh(pre, (Tensor) args[2]);
-                        return null;
-                    }
-                    if (method.getName().equals("tanhStepBackward")) {
-                        Tensor da = (Tensor) args[2];
-                        Tensor dnext = (Tensor) args[3];
-                        ref.axpy(1f, dnext, da);
-                        ref.tanhBackward((Tensor) args[0], da);
-                        gemm(false, da, false, (Tensor) args[1], 1f, 0f, dnext);
+                    if (stepAsCudaRunsIt(method.getName(), args)) {
                         return null;
                     }
                     try {
@@ -81,6 +74,45 @@ class CublasGemmPathTest {
                         throw e.getCause();
                     }
                 });
+
+        /**
+         * A cell's time step as CudaBackend runs it (AbstractBackend's default hooks): the recurrent
+         * GEMM through the cuBLAS path and the cell's kernel on cpu-ref. False for other ops.
+         */
+        private boolean stepAsCudaRunsIt(String op, Object[] a) {
+            switch (op) {
+                case "tanhStepForward" -> {
+                    gemm(false, t(a, 0), true, t(a, 1), 1f, 1f, t(a, 3));
+                    ref.biasTanh(t(a, 3), t(a, 2));
+                }
+                case "tanhStepBackward" -> {
+                    ref.tanhCellBackward(t(a, 0), t(a, 3), t(a, 2));
+                    gemm(false, t(a, 2), false, t(a, 1), 1f, 0f, t(a, 3));
+                }
+                case "lstmStepForward" -> {
+                    gemm(false, t(a, 0), true, t(a, 2), 1f, 1f, t(a, 5));
+                    ref.lstmCellForward(t(a, 5), t(a, 3), t(a, 4), t(a, 1), t(a, 6), t(a, 7));
+                }
+                case "lstmStepBackward" -> {
+                    ref.lstmCellBackward(t(a, 0), t(a, 1), t(a, 2), t(a, 4), t(a, 6), t(a, 5));
+                    gemm(false, t(a, 0), false, t(a, 3), 1f, 0f, t(a, 6));
+                }
+                case "gruStepForward" -> {
+                    gemm(false, t(a, 0), true, t(a, 1), 1f, 0f, t(a, 5));
+                    ref.gruCellForward(t(a, 4), t(a, 5), t(a, 2), t(a, 3), t(a, 0), t(a, 6), t(a, 7));
+                }
+                case "gruStepBackward" -> {
+                    ref.gruCellBackward(t(a, 0), t(a, 1), t(a, 2), t(a, 4), t(a, 6), t(a, 5));
+                    gemm(false, t(a, 5), false, t(a, 3), 1f, 1f, t(a, 6));
+                }
+                default -> {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        private static Tensor t(Object[] args, int i) { return (Tensor) args[i]; }
 
         private void gemm(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c) {
             Map<DeviceMemory, float[]> before = snapshot(ref, a, b, c);
@@ -169,6 +201,7 @@ class CublasGemmPathTest {
     private static double[] run(Backend be, RnnConfig cfg, float[] hostLoss) {
         SplittableRandom random = new SplittableRandom(7);
         try (Rnn rnn = new Rnn(be, cfg); Workspace ws = rnn.workspace(B, T)) {
+            assertEquals(CHUNK, ws.chunkSteps(), "the chunk the expected GEMM lists assume");
             rnn.initialize(42);
             float[] inputs = new float[T * B * (cfg.tokenInput() ? 1 : cfg.inputSize())];
             for (int i = 0; i < inputs.length; i++) {
@@ -182,6 +215,9 @@ class CublasGemmPathTest {
             ws.setTargets(targets);
             for (int l = 0; l < cfg.layers(); l++) {
                 be.upload(random(random, B * H, 0.5), ws.initialState(l));
+                if (cfg.cell().hasCellState()) {
+                    be.upload(random(random, B * H, 0.5), ws.initialCellState(l));
+                }
             }
             hostLoss[0] = (float) ws.forward();
             ws.backward();
@@ -198,10 +234,8 @@ class CublasGemmPathTest {
         }
     }
 
-    @ParameterizedTest(name = "layers={0}")
-    @ValueSource(ints = {1, 2})
-    void denseInputRunMatchesCpuRefAndCoversEveryGemm(int layers) {
-        RnnConfig cfg = new RnnConfig(D, false, H, layers, V);
+    /** One forward+backward through the cuBLAS path and one on plain cpu-ref: loss and gradients must agree. */
+    private static CublasOnHost runMatchingCpuRef(RnnConfig cfg) {
         CublasOnHost host = new CublasOnHost();
         float[] lossCublas = new float[1];
         float[] lossRef = new float[1];
@@ -209,6 +243,14 @@ class CublasGemmPathTest {
         double[] gradsRef = run(CpuRefBackend.float32(), cfg, lossRef);
         assertEquals(lossRef[0], lossCublas[0], 1e-5 * Math.abs(lossRef[0]), "loss");
         assertClose("gradient slab", gradsRef, gradsCublas);
+        return host;
+    }
+
+    @ParameterizedTest(name = "layers={0}")
+    @ValueSource(ints = {1, 2})
+    void denseInputRunMatchesCpuRefAndCoversEveryGemm(int layers) {
+        RnnConfig cfg = new RnnConfig(D, false, H, layers, V);
+        CublasOnHost host = runMatchingCpuRef(cfg);
 
         Map<String, Integer> kinds = new TreeMap<>();
         for (Recorded r : host.calls) {
@@ -216,33 +258,51 @@ class CublasGemmPathTest {
         }
         int l = layers;
         Map<String, Integer> expected = new TreeMap<>();
-        int tb = T * B;
-        expected.merge("NT (" + tb + "," + D + ")·(" + H + "," + D + ")->(" + tb + "," + H + ")", 1, Integer::sum); // x·Wax0ᵀ
-        expected.merge("NT (" + tb + "," + H + ")·(" + H + "," + H + ")->(" + tb + "," + H + ")", l - 1, Integer::sum); // a·Wax_lᵀ
-        expected.merge("NT (" + B + "," + H + ")·(" + H + "," + H + ")->(" + B + "," + H + ") +C", l * T, Integer::sum); // a_{t-1}·Waaᵀ
-        expected.merge("NT (" + tb + "," + H + ")·(" + V + "," + H + ")->(" + tb + "," + V + ")", 1, Integer::sum); // a·Wyaᵀ
-        expected.merge("TN (" + tb + "," + V + ")·(" + tb + "," + H + ")->(" + V + "," + H + ") +C", 1, Integer::sum); // dWya
-        expected.merge("NN (" + tb + "," + V + ")·(" + V + "," + H + ")->(" + tb + "," + H + ")", 1, Integer::sum); // da = dy·Wya
+        expected.merge("NT (" + B + "," + H + ")·(" + H + "," + H + ")->(" + B + "," + H + ") +C", l * T, Integer::sum); // h_{t-1}·W_hhᵀ
         expected.merge("NN (" + B + "," + H + ")·(" + H + "," + H + ")->(" + B + "," + H + ")", l * T, Integer::sum); // dnext
-        expected.merge("TN (" + tb + "," + H + ")·(" + tb + "," + H + ")->(" + H + "," + H + ") +C", l + (l - 1), Integer::sum); // dWaa, dWax_l>0
-        expected.merge("TN (" + tb + "," + H + ")·(" + tb + "," + D + ")->(" + H + "," + D + ") +C", 1, Integer::sum); // dWax0
-        expected.merge("NN (" + tb + "," + H + ")·(" + H + "," + H + ")->(" + tb + "," + H + ")", l - 1, Integer::sum); // dx_l>0
+        for (int c = 0; c < T; c += CHUNK) {          // the output layer and weight gradients run per chunk of S steps
+            int n = Math.min(CHUNK, T - c) * B;
+            expected.merge("NT (" + n + "," + D + ")·(" + H + "," + D + ")->(" + n + "," + H + ")", 1, Integer::sum); // x·Wax0ᵀ
+            expected.merge("NT (" + n + "," + H + ")·(" + H + "," + H + ")->(" + n + "," + H + ")", l - 1, Integer::sum); // h·Wax_lᵀ
+            expected.merge("NT (" + n + "," + H + ")·(" + V + "," + H + ")->(" + n + "," + V + ")", 1, Integer::sum); // h·Wyaᵀ
+            expected.merge("TN (" + n + "," + V + ")·(" + n + "," + H + ")->(" + V + "," + H + ") +C", 1, Integer::sum); // dWya
+            expected.merge("NN (" + n + "," + V + ")·(" + V + "," + H + ")->(" + n + "," + H + ")", 1, Integer::sum); // dh = dy·Wya
+            expected.merge("TN (" + n + "," + H + ")·(" + n + "," + H + ")->(" + H + "," + H + ") +C", l + (l - 1), Integer::sum); // dWaa, dWax_l>0
+            expected.merge("TN (" + n + "," + H + ")·(" + n + "," + D + ")->(" + H + "," + D + ") +C", 1, Integer::sum); // dWax0
+            expected.merge("NN (" + n + "," + H + ")·(" + H + "," + H + ")->(" + n + "," + H + ")", l - 1, Integer::sum); // dx_l>0
+        }
         expected.values().removeIf(n -> n == 0);
         assertEquals(expected, kinds, "the GEMMs of one BPTT forward+backward");
+    }
+
+    /** LSTM and GRU: every GEMM of a run goes through the cuBLAS path, their (4H or 3H)-wide ones included. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"lstm", "gru"})
+    void cellRunsMatchCpuRefThroughTheCublasPath(String cellName) {
+        Cell cell = Cell.parse(cellName);
+        RnnConfig cfg = new RnnConfig(D, false, H, 2, V, cell);
+        CublasOnHost host = runMatchingCpuRef(cfg);
+        ParameterLayout layout = new ParameterLayout(cfg);
+        java.util.Set<Long> whh = java.util.Set.of(layout.entry(ParameterLayout.waa(0)).start(),
+                layout.entry(ParameterLayout.waa(1)).start());
+        java.util.function.Predicate<Recorded> byWhh = r -> !r.transA() && whh.contains(r.b().offset())
+                && r.b().memory().capacity() == layout.total();     // B is a W_hh view of the parameter slab
+        long forward = host.calls.stream().filter(byWhh).filter(Recorded::transB).count();
+        long backward = host.calls.stream().filter(byWhh).filter(r -> !r.transB()).count();
+        assertEquals(2 * T, forward, "one recurrent GEMM (B,H)·W_hhᵀ per layer and step forward");
+        assertEquals(2 * T, backward, "one recurrent GEMM dgates·W_hh per layer and step backward");
+        assertTrue(host.calls.stream().filter(byWhh).allMatch(r -> r.c().rows() == B),
+                "every product with W_hh is one step of B rows");
     }
 
     @Test
     void tokenInputTwoLayerRunMatchesCpuRef() {
         RnnConfig cfg = RnnConfig.charModel(V, H, 2);
-        CublasOnHost host = new CublasOnHost();
-        float[] lossCublas = new float[1];
-        float[] lossRef = new float[1];
-        double[] gradsCublas = run(host.backend, cfg, lossCublas);
-        double[] gradsRef = run(CpuRefBackend.float32(), cfg, lossRef);
-        assertEquals(lossRef[0], lossCublas[0], 1e-5 * Math.abs(lossRef[0]), "loss");
-        assertClose("gradient slab", gradsRef, gradsCublas);
-        // recurrent + dnext per layer and step; layer 1 input projection and dx; output, dWya, da; dWaa per layer; dWax1
-        assertEquals(2 * T + 2 * T + 2 + 3 + 2 + 1, host.calls.size(), "GEMM count of a 2-layer char model");
+        CublasOnHost host = runMatchingCpuRef(cfg);
+        // recurrent + dnext per layer and step; per chunk: layer 1 input projection and dx, output, dWya, dh,
+        // dWaa per layer, dWax1
+        int chunks = (T + CHUNK - 1) / CHUNK;
+        assertEquals(2 * T + 2 * T + chunks * (2 + 3 + 2 + 1), host.calls.size(), "GEMM count of a 2-layer char model");
     }
 
     @Test

@@ -109,6 +109,17 @@ class KernelCallTest {
         covered.add(call(sigs, KernelCall.scale(3f, x, LIM), "x", x, "n", 15, "alpha", 3f));
         covered.add(call(sigs, KernelCall.biasTanh(x, bias, LIM), "x", x, "bias", bias, "rows", 3, "cols", 5));
         covered.add(call(sigs, KernelCall.tanhBackward(a, x, LIM), "a", a, "da", x, "n", 15));
+        Tensor gates4 = t(3, 20), b4i = t(1, 20), b4h = t(1, 20), cPrev = t(3, 5), c = t(3, 5), h = t(3, 5);
+        Tensor gates3 = t(3, 15), hh = t(3, 15), b3i = t(1, 15), b3h = t(1, 15), hn = t(3, 5), dgh = t(3, 15);
+        covered.add(call(sigs, KernelCall.tanhCellBackward(a, y, x, LIM), "a", a, "dnext", y, "da", x, "n", 15));
+        covered.add(call(sigs, KernelCall.lstmCellForward(gates4, b4i, b4h, cPrev, c, h, LIM), "gates", gates4,
+                "biasIh", b4i, "biasHh", b4h, "cPrev", cPrev, "c", c, "h", h, "rows", 3, "hidden", 5));
+        covered.add(call(sigs, KernelCall.lstmCellBackward(gates4, cPrev, c, h, y, x, LIM), "gates", gates4,
+                "cPrev", cPrev, "c", c, "dh", h, "dnext", y, "dc", x, "rows", 3, "hidden", 5));
+        covered.add(call(sigs, KernelCall.gruCellForward(gates3, hh, b3i, b3h, cPrev, hn, h, LIM), "gates", gates3,
+                "hh", hh, "biasIh", b3i, "biasHh", b3h, "hPrev", cPrev, "hn", hn, "h", h, "rows", 3, "hidden", 5));
+        covered.add(call(sigs, KernelCall.gruCellBackward(gates3, hn, cPrev, h, y, dgh, LIM), "gates", gates3,
+                "hn", hn, "hPrev", cPrev, "dh", h, "dnext", y, "dgatesHh", dgh, "rows", 3, "hidden", 5));
         covered.add(call(sigs, KernelCall.sumRows(x, 0.25f, out1, LIM), "x", x, "out", out1, "rows", 3, "cols", 5,
                 "beta", 0.25f));
         covered.add(call(sigs, KernelCall.softmaxCrossEntropy(logits, lbias, targets, 0.125f, dlogits, losses, LIM),

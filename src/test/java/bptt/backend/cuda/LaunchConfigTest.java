@@ -32,11 +32,15 @@ class LaunchConfigTest {
 
     private static Map<String, Kernel> kernels(LaunchConfig.Limits lim) {
         Map<String, Kernel> k = new LinkedHashMap<>();
-        for (String name : new String[] {"fill", "copy", "axpy", "scale", "tanh_backward", "sgd_update", "adam_update",
-                "adagrad_update"}) {
+        for (String name : new String[] {"fill", "copy", "axpy", "scale", "tanh_backward", "tanh_cell_backward",
+                "sgd_update", "adam_update", "adagrad_update"}) {
             k.put(name, new Kernel("n", Sizes::n, s -> LaunchConfig.elementwise(name, s.n(), lim)));
         }
         k.put("bias_tanh", new Kernel("rows * cols", Sizes::n, s -> LaunchConfig.biasTanh(s.rows(), s.cols(), lim)));
+        for (String name : new String[] {"lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward",
+                "gru_cell_backward"}) {
+            k.put(name, new Kernel("rows * hidden", Sizes::n, s -> LaunchConfig.cell(name, s.rows(), s.cols(), lim)));
+        }
         k.put("sum_rows", new Kernel("cols", s -> (long) s.cols(), s -> LaunchConfig.sumRows(s.cols(), lim)));
         k.put("softmax_cross_entropy", new Kernel("rows", s -> (long) s.rows(),
                 s -> LaunchConfig.softmaxCrossEntropy(s.rows(), lim)));

@@ -25,8 +25,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Compiles every {@code .cu} file under kernels/ with nvcc and {@code -Werror all-warnings
- * -Xptxas -Werror}, for sm_75, sm_80, sm_86, sm_89 and sm_90 in one call per file; the bodies
- * file as the exact program the cuda backend hands to NVRTC ({@code KernelSource.source(CUDA)}). Checks that the PTX has an unmangled entry for every kernel, and that these
+ * -Xptxas -Werror}, for sm_75, sm_80, sm_86, sm_89 and sm_90 in one call per program; the body
+ * files as the exact program the cuda backend hands to NVRTC ({@code KernelSource.source(CUDA)}). Checks that the PTX has an unmangled entry for every kernel, and that these
  * flags really turn a warning into a failure. Without nvcc the tests are skipped, unless
  * BPTT_REQUIRE_NVCC=1 (CI), which makes a missing nvcc a failure.
  */
@@ -90,9 +90,9 @@ class NvccKernelCompileTest {
     }
 
     /**
-     * One nvcc call per .cu file, all architectures at once. The bodies file is compiled as the
-     * exact text NVRTC gets (prelude + #line + bodies, read from the class path); any other .cu
-     * file after {@code -include prelude_cuda.h}.
+     * One nvcc call per program, all architectures at once. The body files are compiled as the
+     * exact text NVRTC gets (prelude + #line + each body file, read from the class path); any
+     * other .cu file after {@code -include prelude_cuda.h}.
      */
     @Test
     void everyCuFileUnderKernelsCompilesForEveryArchitectureWithoutWarnings(@TempDir Path tmp) throws Exception {
@@ -101,17 +101,20 @@ class NvccKernelCompileTest {
         try (Stream<Path> s = Files.list(kernels)) {
             files = s.filter(p -> p.getFileName().toString().endsWith(".cu")).sorted().toList();
         }
-        assertTrue(files.contains(kernels.resolve(KernelSource.BODIES)), "no " + KernelSource.BODIES + " in " + kernels);
+        for (String body : KernelSource.BODY_FILES) {
+            assertTrue(files.contains(kernels.resolve(body)), "no " + body + " in " + kernels);
+            assertEquals(Files.readString(kernels.resolve(body)), KernelSource.read(body),
+                    "class-path copy of " + body + " is stale");
+        }
+        Files.writeString(tmp.resolve(NvrtcCompiler.PROGRAM), KernelSource.source(KernelSource.Api.CUDA));
+        Run program = nvcc(tmp, allArchs(NvrtcCompiler.PROGRAM, "bptt_kernels.fatbin"));
+        assertEquals(0, program.exit(), program.output());
         for (Path f : files) {
-            List<String> args = new ArrayList<>();
-            if (f.getFileName().toString().equals(KernelSource.BODIES)) {
-                assertEquals(Files.readString(f), KernelSource.bodies(), "class-path copy of " + f + " is stale");
-                Files.writeString(tmp.resolve(NvrtcCompiler.PROGRAM), KernelSource.source(KernelSource.Api.CUDA));
-                args.addAll(allArchs(NvrtcCompiler.PROGRAM, "bptt_kernels.fatbin"));
-            } else {
-                args.addAll(List.of("-include", kernels.resolve("prelude_cuda.h").toString()));
-                args.addAll(allArchs(f.toString(), f.getFileName() + ".fatbin"));
+            if (KernelSource.BODY_FILES.contains(f.getFileName().toString())) {
+                continue;   // compiled above, as the one program NVRTC gets
             }
+            List<String> args = new ArrayList<>(List.of("-include", kernels.resolve("prelude_cuda.h").toString()));
+            args.addAll(allArchs(f.toString(), f.getFileName() + ".fatbin"));
             Run run = nvcc(tmp, args);
             assertEquals(0, run.exit(), run.output());
         }
@@ -127,7 +130,7 @@ class NvccKernelCompileTest {
         assertEquals(0, run.exit(), run.output());
         String ptx = Files.readString(tmp.resolve("k.ptx"));
         List<String> names = KernelSource.kernelNames();
-        assertEquals(15, names.size(), "kernels: " + names);
+        assertEquals(20, names.size(), "kernels: " + names);
         for (String name : names) {
             assertTrue(ptx.contains(".visible .entry " + name + "("), "no PTX entry named " + name
                     + " (cuModuleGetFunction looks kernels up by their plain names: KERNEL must be extern \"C\")");
