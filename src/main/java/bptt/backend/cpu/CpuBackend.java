@@ -2,48 +2,76 @@
 package bptt.backend.cpu;
 
 import bptt.backend.AbstractBackend;
-import bptt.backend.GemmPlan;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
 
 import java.nio.FloatBuffer;
 
 /**
- * Tensors live in native memory ({@link CpuMemory}); every GEMM is the single OpenBLAS call
- * that {@link GemmPlan} describes, on the tensors' addresses. The elementwise and reduction
- * ops run in Java over a persistent {@link WorkerPool}: large ops are split over the cores,
- * small ones (a step of a small batch) stay on the calling thread. Data is moved through
- * per-thread float[] chunks so that the inner loops run on arrays, which C2 vectorises.
+ * Tensors live in native memory ({@link CpuMemory}). One {@link ThreadTeam} does all the work:
+ * OpenBLAS is set to one thread and each GEMM worth splitting is cut into blocks that the team's
+ * threads hand to OpenBLAS ({@link TeamGemm}); the elementwise and reduction ops run in Java over
+ * the same team, large ones split, small ones (a step of a small batch) on the calling thread.
+ * So the process never runs more compute threads than the team has, and no second pool spins
+ * against it. The recurrent step is fused ({@link RecurrentSteps}: Waa packed once per sweep,
+ * Vector API tile, bias+tanh in the same pass) when the Vector API is available
+ * ({@link VectorSupport}), else it is OpenBLAS plus the loops; with it, the optimizer updates and
+ * row sums also run on {@link VectorLoops} (bitwise the plain loops' results, which C2 leaves
+ * scalar) and softmax's exp on the JDK's vector exp. Data is moved through per-thread float[]
+ * chunks so that the inner loops run on arrays, which C2 vectorises.
  *
  * <p>Determinism: elementwise ops write each element from its own inputs only; reductions
  * ({@link #sumRows}, {@link #sumOfSquares}, {@link #scatterAddColumns}) add in a fixed order
- * that does not depend on the split, so the Java kernels give bitwise the same results for
- * any thread count. sumRows and sumOfSquares accumulate in double like cpu-ref; scatter-add
- * rounds to float after each addition in row order, exactly as cpu-ref stores it. OpenBLAS
- * is reproducible run to run for a fixed OpenBLAS thread count (its results change with that
- * count). Nothing is allocated per call once scratch arrays have grown to the largest shape
- * seen (measured: 0 bytes per recurrent step).
+ * that does not depend on the split, and the fused step computes each element with the same
+ * fma sequence on any thread, so the Java kernels give bitwise the same results for any thread
+ * count. sumRows and sumOfSquares accumulate in double like cpu-ref; scatter-add rounds to
+ * float after each addition in row order, exactly as cpu-ref stores it. GEMM blocks depend on
+ * the shape and the team size only, so everything is reproducible for a fixed thread count.
+ * Nothing is allocated per recurrent step once scratch arrays have grown to the largest shape
+ * seen.
  *
- * <p>OpenBLAS's thread count is process-wide: the last CpuBackend opened sets it.
+ * <p>Every hook that writes a tensor calls {@link #written}, which tells {@link PackedWeights}
+ * that packed copies of that memory are stale; a new hook that writes must do the same.
  */
 public final class CpuBackend extends AbstractBackend {
     /** Elements per chunk moved between native memory and the per-thread arrays. */
     private static final int CHUNK = 2048;
-    /** Minimum elements per thread for cheap (memory-bound) ops. */
-    private static final int GRAIN_CHEAP = 1 << 18;
-    /** Minimum elements per thread for ops with real arithmetic per element (tanh, exp). */
-    private static final int GRAIN_MATH = 1 << 17;
     /** Elements per partial sum of sumOfSquares: fixed, so the sum does not depend on threads. */
     private static final int SQUARES_BLOCK = 1 << 14;
 
-    private final WorkerPool pool;
+    /**
+     * When ops split over the team, and which kernels run. Grains are the least work per part:
+     * elements for cheap (memory-bound) ops and for ops with real arithmetic per element (tanh,
+     * exp), FLOPs for a GEMM, multiply-adds for a recurrent step. Tests lower them to 1 so that
+     * every op splits even at small shapes.
+     */
+    record Tuning(long cheapGrain, long mathGrain, long gemmGrain, long stepGrain, boolean vectorKernels) {
+        /**
+         * The defaults: a part is worth ~50-300 µs of one core (memory-bound elements ~0.5 ns,
+         * exp or tanh elements ~10-20 ns, GEMM FLOPs ~0.01 ns); a B=1, H=256 step (65K
+         * multiply-adds, ~3 µs) stays on the calling thread.
+         */
+        static Tuning defaults() {
+            return new Tuning(1 << 18, 1 << 14, 1 << 22, 1 << 18, VectorSupport.unavailableReason() == null);
+        }
+
+        /** Every op with at least two units of work splits over the team. */
+        Tuning splitEverything() { return new Tuning(1, 1, 1, 1, vectorKernels); }
+
+        Tuning withVectorKernels(boolean on) { return new Tuning(cheapGrain, mathGrain, gemmGrain, stepGrain, on); }
+    }
+
+    private final Tuning tuning;
+    /** Whether the elementwise ops use {@link VectorLoops} (with the vector kernels). */
+    private final boolean vectorLoops;
+    private final ThreadTeam team;
+    private final TeamGemm gemm;
+    private final PackedWeights packs;
+    private final RecurrentSteps steps;
     private final Scratch[] scratch;
-    private final OpenBlas.Address pa = new OpenBlas.Address();
-    private final OpenBlas.Address pb = new OpenBlas.Address();
-    private final OpenBlas.Address pc = new OpenBlas.Address();
+    private final OpenBlas.Address fillAddress = new OpenBlas.Address();
     private final Kernel kernel = new Kernel();
     private final CellKernels cells = new CellKernels();
-    private final int blasThreads;
     private int[] ids = new int[0];
     private float[] table = new float[0];
     private double[] partials = new double[0];
@@ -80,25 +108,32 @@ public final class CpuBackend extends AbstractBackend {
         }
     }
 
-    /** Opens the backend with {@code threads} Java threads and as many OpenBLAS threads. */
-    public CpuBackend(int threads) { this(threads, threads); }
+    /** Opens the backend with a team of {@code threads} threads (the caller and threads − 1 workers). */
+    public CpuBackend(int threads) { this(threads, Tuning.defaults()); }
 
     /**
-     * Opens the backend with {@code javaThreads} for the Java kernels and sets OpenBLAS, which
-     * is process-wide, to {@code blasThreads}. Throws {@link IllegalStateException} if the
+     * Opens the backend with a team of {@code threads} and the given tuning (the vector kernels
+     * only where {@link VectorSupport} allows). Throws {@link IllegalStateException} if the
      * OpenBLAS natives cannot load.
      */
-    public CpuBackend(int javaThreads, int blasThreads) {
+    CpuBackend(int threads, Tuning tuning) {
         String failure = OpenBlas.load();
         if (failure != null) {
             throw new IllegalStateException(failure);
         }
-        int n = Math.max(1, javaThreads);
-        OpenBlas.setThreads(Math.max(1, blasThreads));
-        this.blasThreads = OpenBlas.threads();
-        this.pool = new WorkerPool(n);
-        this.scratch = new Scratch[n];
-        for (int i = 0; i < n; i++) {
+        OpenBlas.setThreads(1);
+        boolean vector = tuning.vectorKernels() && VectorSupport.unavailableReason() == null;
+        this.tuning = tuning.withVectorKernels(vector);
+        this.vectorLoops = vector;
+        this.team = new ThreadTeam(threads);
+        this.gemm = new TeamGemm(team, tuning.gemmGrain());
+        this.packs = vector ? new PackedWeights(team) : null;
+        this.steps = vector ? new RecurrentSteps(team, packs, tuning.stepGrain()) : null;
+        if (vector) {
+            VectorWarmup.start();
+        }
+        this.scratch = new Scratch[team.size()];
+        for (int i = 0; i < scratch.length; i++) {
             scratch[i] = new Scratch();
         }
     }
@@ -109,24 +144,34 @@ public final class CpuBackend extends AbstractBackend {
     /** Null when OpenBLAS can load here, else the reason it cannot. */
     public static String unavailableReason() { return OpenBlas.load(); }
 
+    /** Null when the Vector API kernels can run in this JVM, else why not. */
+    public static String vectorKernelsUnavailableReason() { return VectorSupport.unavailableReason(); }
+
     @Override
     public String name() { return "cpu"; }
 
     @Override
     public String deviceDescription() {
-        return "OpenBLAS (" + blasThreads + " threads) + Java kernels (" + pool.threads() + " threads), "
-                + System.getProperty("os.arch");
+        return team.size() + " threads, each running OpenBLAS single-threaded and " + VectorSupport.describe(vectorKernels())
+                + ", " + System.getProperty("os.arch");
     }
+
+    /** Whether the fused recurrent step runs on the Vector API kernels. */
+    boolean vectorKernels() { return tuning.vectorKernels(); }
+
+    /** The team (tests check that ops really split). */
+    ThreadTeam team() { return team; }
 
     // ---- memory ----------------------------------------------------------------------------
 
-    private static CpuMemory mem(Tensor t) { return (CpuMemory) t.memory(); }
+    private static FloatBuffer buf(Tensor t) { return CpuMemory.buffer(t); }
 
-    private static FloatBuffer buf(Tensor t) { return mem(t).buffer; }
+    private static int off(Tensor t) { return CpuMemory.offset(t); }
 
-    private static int off(Tensor t) { return (int) t.offset(); }
+    /** Marks t's memory as written: packed copies of it are stale from now on. */
+    private static void written(Tensor t) { CpuMemory.of(t).version++; }
 
-    private static long addr(Tensor t) { return mem(t).address + t.offset() * Float.BYTES; }
+    private void checkOpen() { team.checkOpen(); }
 
     /** A direct FloatBuffer, which the Java kernels index, spans at most 2 GiB. */
     @Override
@@ -155,13 +200,23 @@ public final class CpuBackend extends AbstractBackend {
     protected DeviceMemory allocMemory(long floats) { return new CpuMemory(this, floats); }
 
     @Override
-    protected void freeMemory(DeviceMemory memory) { ((CpuMemory) memory).release(); }
+    protected void freeMemory(DeviceMemory memory) {
+        if (packs != null) {
+            packs.forget((CpuMemory) memory);
+        }
+        ((CpuMemory) memory).release();
+    }
 
     @Override
-    protected void uploadHook(float[] src, Tensor dst) { buf(dst).put(off(dst), src, 0, src.length); }
+    protected void uploadHook(float[] src, Tensor dst) {
+        checkOpen();
+        buf(dst).put(off(dst), src, 0, src.length);
+        written(dst);
+    }
 
     @Override
     protected float[] downloadHook(Tensor src) {
+        checkOpen();
         float[] out = new float[(int) src.size()];
         buf(src).get(off(src), out, 0, out.length);
         return out;
@@ -171,29 +226,28 @@ public final class CpuBackend extends AbstractBackend {
 
     @Override
     protected void gemmHook(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c) {
-        GemmPlan.Call p = GemmPlan.plan(transA, a, transB, b, alpha, beta, c);
-        if (p.m() == 0 || p.n() == 0) {
-            return;
-        }
-        if (p.k() == 0 || alpha == 0f) {
-            scaleMatrix(c, beta);
-            return;
-        }
-        if (beta == 0f && (p.m() == 1 || p.n() == 1)) {
-            scaleMatrix(c, 0f);
-        }
-        OpenBlas.sgemm(p, pa.at(addr(p.a())), pb.at(addr(p.b())), pc.at(addr(p.c())));
+        checkOpen();
+        gemm.gemm(transA, a, transB, b, alpha, beta, c);
+        written(c);
     }
 
-    /** C = beta·C (0 when beta is 0, whatever C held), row by row since C may be a strided view. */
-    private void scaleMatrix(Tensor c, float beta) {
-        FloatBuffer cb = buf(c);
-        for (int r = 0; r < c.rows(); r++) {
-            int base = off(c) + r * c.ld();
-            for (int j = 0; j < c.cols(); j++) {
-                cb.put(base + j, beta == 0f ? 0f : beta * cb.get(base + j));
-            }
+    // ---- the recurrent step ----------------------------------------------------------------
+
+    @Override
+    protected void tanhStepForwardHook(Tensor hPrev, Tensor waa, Tensor bias, Tensor pre) {
+        if (steps == null || !steps.forward(hPrev, waa, bias, pre)) {
+            super.tanhStepForwardHook(hPrev, waa, bias, pre);
         }
+        written(pre);
+    }
+
+    @Override
+    protected void tanhStepBackwardHook(Tensor a, Tensor waa, Tensor da, Tensor dnext) {
+        if (steps == null || !steps.backward(a, waa, da, dnext)) {
+            super.tanhStepBackwardHook(a, waa, da, dnext);
+        }
+        written(da);
+        written(dnext);
     }
 
     // ---- elementwise -----------------------------------------------------------------------
@@ -203,10 +257,10 @@ public final class CpuBackend extends AbstractBackend {
             SOFTMAX_CE = 6, GATHER = 7, SCATTER_ADD = 8, SQUARES = 9, SGD = 10, ADAM = 11, ADAGRAD = 12;
 
     /**
-     * One reusable task for every op: the op's operands are set in fields, then the pool runs
+     * One reusable task for every op: the op's operands are set in fields, then the team runs
      * it over a range whose unit depends on the op (elements, rows, columns or blocks).
      */
-    private final class Kernel implements WorkerPool.Task {
+    private final class Kernel implements ThreadTeam.Task {
         int op;
         FloatBuffer x, y, z, w;  // operands, meaning per op
         int xo, yo, zo, wo;      // their element offsets
@@ -214,9 +268,9 @@ public final class CpuBackend extends AbstractBackend {
         float f0, f1, f2, f3;    // scalar arguments
         double d0, d1;           // scalar arguments computed in double
 
-        void start(int code, int units, int grain) {
+        void start(int code, int units, long grain) {
             op = code;
-            pool.run(this, units, grain);
+            team.run(this, units, grain);
         }
 
         @Override
@@ -270,7 +324,11 @@ public final class CpuBackend extends AbstractBackend {
                     case SGD -> {               // x = x − d0·y
                         x.get(xo + i, a, 0, n);
                         y.get(yo + i, b, 0, n);
-                        Loops.sgd(a, b, d0, n);
+                        if (vectorLoops) {
+                            VectorLoops.sgd(a, b, d0, n);
+                        } else {
+                            Loops.sgd(a, b, d0, 0, n);
+                        }
                         x.put(xo + i, a, 0, n);
                     }
                     case ADAM -> {              // x param, y grad, z m, w v
@@ -278,7 +336,13 @@ public final class CpuBackend extends AbstractBackend {
                         y.get(yo + i, b, 0, n);
                         z.get(zo + i, c, 0, n);
                         w.get(wo + i, d, 0, n);
-                        Loops.adam(a, b, c, d, n, f0, f1, f2, f3, d0, d1);
+                        double bias1 = Loops.adamBias(f1, d1);
+                        double bias2 = Loops.adamBias(f2, d1);
+                        if (vectorLoops) {
+                            VectorLoops.adam(a, b, c, d, n, f0, f1, f2, f3, d0, bias1, bias2);
+                        } else {
+                            Loops.adam(a, b, c, d, 0, n, f0, f1, f2, f3, d0, bias1, bias2);
+                        }
                         x.put(xo + i, a, 0, n);
                         z.put(zo + i, c, 0, n);
                         w.put(wo + i, d, 0, n);
@@ -287,7 +351,11 @@ public final class CpuBackend extends AbstractBackend {
                         x.get(xo + i, a, 0, n);
                         y.get(yo + i, b, 0, n);
                         z.get(zo + i, c, 0, n);
-                        Loops.adagrad(a, b, c, n, f0, f1, f2);
+                        if (vectorLoops) {
+                            VectorLoops.adagrad(a, b, c, n, f0, f1, f2);
+                        } else {
+                            Loops.adagrad(a, b, c, 0, n, f0, f1, f2);
+                        }
                         x.put(xo + i, a, 0, n);
                         z.put(zo + i, c, 0, n);
                     }
@@ -321,8 +389,10 @@ public final class CpuBackend extends AbstractBackend {
             float[] a = s.row(width);
             for (int r = 0; r < rows; r++) {
                 x.get(xo + r * cols + from, a, 0, width);
-                for (int j = 0; j < width; j++) {
-                    acc[j] += a[j];
+                if (vectorLoops) {
+                    VectorLoops.accumulate(acc, a, width);
+                } else {
+                    Loops.accumulate(acc, a, 0, width);
                 }
             }
             for (int j = 0; j < width; j++) {
@@ -350,24 +420,9 @@ public final class CpuBackend extends AbstractBackend {
                     continue;
                 }
                 x.get(xo + r * cols, row, 0, cols);
-                double max = Double.NEGATIVE_INFINITY;
-                for (int j = 0; j < cols; j++) {
-                    double v = row[j] + e[cols + j];
-                    e[j] = v;
-                    max = Math.max(max, v);
-                }
-                double sum = 0;
-                for (int j = 0; j < cols; j++) {
-                    double v = Math.exp(e[j] - max);
-                    sum += v;
-                    e[j] = v;
-                }
-                double zTarget = row[target] + e[cols + target];
-                w.put(wo + r, (float) (max + Math.log(sum) - zTarget));
-                double inv = 1.0 / sum;
-                for (int j = 0; j < cols; j++) {
-                    row[j] = (float) ((e[j] * inv - (j == target ? 1 : 0)) * f0);
-                }
+                double loss = vectorLoops ? VectorLoops.softmaxRow(row, e, cols, target, f0)
+                        : Loops.softmaxRow(row, e, cols, target, f0);
+                w.put(wo + r, (float) loss);
                 z.put(zo + r * cols, row, 0, cols);
             }
         }
@@ -426,32 +481,38 @@ public final class CpuBackend extends AbstractBackend {
 
     @Override
     protected void fillHook(Tensor x, float value) {
+        checkOpen();
         if (value == 0f && Float.floatToRawIntBits(value) == 0) {
-            org.bytedeco.javacpp.Pointer.memset(pa.at(addr(x)), 0, x.size() * Float.BYTES);
-            return;
+            org.bytedeco.javacpp.Pointer.memset(fillAddress.at(CpuMemory.address(x)), 0, x.size() * Float.BYTES);
+        } else {
+            setX(x);
+            kernel.f0 = value;
+            kernel.start(FILL, (int) x.size(), tuning.cheapGrain());
         }
-        setX(x);
-        kernel.f0 = value;
-        kernel.start(FILL, (int) x.size(), GRAIN_CHEAP);
+        written(x);
     }
 
     @Override
     protected void copyHook(Tensor src, Tensor dst) {
+        checkOpen();
         buf(dst).put(off(dst), buf(src), off(src), (int) src.size());
+        written(dst);
     }
 
     @Override
     protected void axpyHook(float alpha, Tensor x, Tensor y) {
         setXY(x, y);
         kernel.f0 = alpha;
-        kernel.start(AXPY, (int) x.size(), GRAIN_CHEAP);
+        kernel.start(AXPY, (int) x.size(), tuning.cheapGrain());
+        written(y);
     }
 
     @Override
     protected void scaleHook(float alpha, Tensor x) {
         setX(x);
         kernel.f0 = alpha;
-        kernel.start(SCALE, (int) x.size(), GRAIN_CHEAP);
+        kernel.start(SCALE, (int) x.size(), tuning.cheapGrain());
+        written(x);
     }
 
     @Override
@@ -459,13 +520,15 @@ public final class CpuBackend extends AbstractBackend {
         setXY(x, bias);
         kernel.rows = x.rows();
         kernel.cols = x.cols();
-        kernel.start(BIAS_TANH, x.rows(), rowsPer(GRAIN_MATH, x.cols()));
+        kernel.start(BIAS_TANH, x.rows(), rowsPer(tuning.mathGrain(), x.cols()));
+        written(x);
     }
 
     @Override
     protected void tanhBackwardHook(Tensor a, Tensor da) {
         setXY(a, da);
-        kernel.start(TANH_BACKWARD, (int) a.size(), GRAIN_CHEAP);
+        kernel.start(TANH_BACKWARD, (int) a.size(), tuning.cheapGrain());
+        written(da);
     }
 
     @Override
@@ -476,8 +539,8 @@ public final class CpuBackend extends AbstractBackend {
         kernel.rows = x.rows();
         kernel.cols = x.cols();
         kernel.f0 = beta;
-        kernel.start(SUM_ROWS, x.cols(), Math.max(16, (int) Math.min(Integer.MAX_VALUE,
-                (long) GRAIN_CHEAP / Math.max(1, x.rows()))));
+        kernel.start(SUM_ROWS, x.cols(), rowsPer(tuning.cheapGrain(), x.rows()));
+        written(out);
     }
 
     @Override
@@ -501,7 +564,9 @@ public final class CpuBackend extends AbstractBackend {
         kernel.wo = off(losses);
         kernel.cols = v;
         kernel.f0 = gradScale;
-        kernel.start(SOFTMAX_CE, n, rowsPer(GRAIN_MATH, v));
+        kernel.start(SOFTMAX_CE, n, rowsPer(tuning.mathGrain(), v));
+        written(dlogits);
+        written(losses);
     }
 
     @Override
@@ -520,7 +585,8 @@ public final class CpuBackend extends AbstractBackend {
         kernel.z = buf(out);
         kernel.zo = off(out);
         kernel.cols = h;
-        kernel.start(GATHER, out.rows(), rowsPer(GRAIN_CHEAP, h));
+        kernel.start(GATHER, out.rows(), rowsPer(tuning.cheapGrain(), h));
+        written(out);
     }
 
     @Override
@@ -535,8 +601,8 @@ public final class CpuBackend extends AbstractBackend {
         kernel.rows = grad.rows();
         kernel.cols = h;
         kernel.d0 = v;
-        kernel.start(SCATTER_ADD, h, Math.max(8, (int) Math.min(Integer.MAX_VALUE,
-                (long) GRAIN_CHEAP / Math.max(1, grad.rows()))));
+        kernel.start(SCATTER_ADD, h, rowsPer(tuning.cheapGrain(), grad.rows()));
+        written(tableGrad);
     }
 
     @Override
@@ -548,7 +614,7 @@ public final class CpuBackend extends AbstractBackend {
         }
         setX(x);
         kernel.rows = n;
-        kernel.start(SQUARES, blocks, Math.max(1, GRAIN_CHEAP / SQUARES_BLOCK));
+        kernel.start(SQUARES, blocks, Math.max(1, tuning.cheapGrain() / SQUARES_BLOCK));
         double sum = 0;
         for (int b = 0; b < blocks; b++) {
             sum += partials[b];
@@ -560,7 +626,8 @@ public final class CpuBackend extends AbstractBackend {
     protected void sgdUpdateHook(Tensor param, Tensor grad, float lr, float gradScale) {
         setXY(param, grad);
         kernel.d0 = (double) lr * gradScale;
-        kernel.start(SGD, (int) param.size(), GRAIN_CHEAP);
+        kernel.start(SGD, (int) param.size(), tuning.cheapGrain());
+        written(param);
     }
 
     @Override
@@ -577,7 +644,10 @@ public final class CpuBackend extends AbstractBackend {
         kernel.f3 = eps;
         kernel.d0 = gradScale;
         kernel.d1 = step;
-        kernel.start(ADAM, (int) param.size(), GRAIN_MATH);
+        kernel.start(ADAM, (int) param.size(), tuning.mathGrain());
+        written(param);
+        written(m);
+        written(v);
     }
 
     @Override
@@ -588,7 +658,9 @@ public final class CpuBackend extends AbstractBackend {
         kernel.f0 = lr;
         kernel.f1 = eps;
         kernel.f2 = gradScale;
-        kernel.start(ADAGRAD, (int) param.size(), GRAIN_MATH);
+        kernel.start(ADAGRAD, (int) param.size(), tuning.mathGrain());
+        written(param);
+        written(cache);
     }
 
     private void setX(Tensor x) {
@@ -602,8 +674,8 @@ public final class CpuBackend extends AbstractBackend {
         kernel.yo = off(y);
     }
 
-    /** Rows per part so that each part has about {@code grain} elements. */
-    private static int rowsPer(int grain, int cols) { return Math.max(1, grain / Math.max(1, cols)); }
+    /** Rows (or columns) per part so that each part has about {@code grain} elements; at least 1. */
+    private static long rowsPer(long grain, int cols) { return Math.max(1, grain / Math.max(1, cols)); }
 
     private int[] ids(int n) {
         if (ids.length < n) {
@@ -636,30 +708,44 @@ public final class CpuBackend extends AbstractBackend {
     // ---- recurrent cells: pointwise kernels in CellKernels, on the calling thread ---------------
 
     @Override
-    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) { cells.tanhCellBackward(a, dnext, da); }
+    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) {
+        cells.tanhCellBackward(a, dnext, da);
+        written(da);
+    }
 
     @Override
     protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
         cells.lstmForward(gates, biasIh, biasHh, cPrev, c, h);
+        written(gates);
+        written(c);
+        written(h);
     }
 
     @Override
     protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
         cells.lstmBackward(gates, cPrev, c, dh, dnext, dc);
+        written(gates);
+        written(dc);
     }
 
     @Override
     protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
                                       Tensor h) {
         cells.gruForward(gates, hh, biasIh, biasHh, hPrev, hn, h);
+        written(gates);
+        written(hn);
+        written(h);
     }
 
     @Override
     protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
                                        Tensor dgatesHh) {
         cells.gruBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
+        written(gates);
+        written(dgatesHh);
+        written(dnext);
     }
 
     @Override
-    public void close() { pool.close(); }
+    public void close() { team.close(); }
 }

@@ -15,8 +15,8 @@ public final class CpuProvider implements BackendProvider {
     public Availability probe() {
         try {
             String reason = CpuBackend.unavailableReason();
-            return reason == null ? Availability.yes("OpenBLAS via JavaCPP, " + cores() + " threads")
-                    : Availability.no(reason);
+            return reason == null ? Availability.yes("OpenBLAS via JavaCPP, " + cores() + " threads, "
+                    + VectorSupport.describe(VectorSupport.unavailableReason() == null)) : Availability.no(reason);
         } catch (Throwable e) {
             return Availability.no(e.getClass().getSimpleName() + ": " + e.getMessage());
         }
@@ -36,11 +36,11 @@ public final class CpuProvider implements BackendProvider {
 
     @Override
     public List<String> devices() {
-        return probe().available() ? List.of("0: " + cores() + " cores, OpenBLAS sgemm + multi-threaded Java kernels")
+        return probe().available() ? List.of("0: " + cores() + " threads, each running OpenBLAS single-threaded and Java kernels")
                 : List.of();
     }
 
-    /** Threads for OpenBLAS and the Java kernels: -Dbptt.cpu.threads=N, else one per core. */
+    /** The team's threads (which also run every OpenBLAS call): -Dbptt.cpu.threads=N, else one per core. */
     private static int cores() {
         Integer n = Integer.getInteger("bptt.cpu.threads");
         return n != null && n > 0 ? n : Runtime.getRuntime().availableProcessors();
