@@ -7,6 +7,7 @@ import bptt.rnn.Cell;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
+import bptt.rnn.Window;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
 import bptt.train.MemoryEstimate;
@@ -148,25 +149,13 @@ public final class BenchCommand implements Runnable {
                                 .withCell(recurrentCell), z.batch(), z.seqLen(), schedule, Optimizer.Kind.SGD, maxTensor),
                 Optimizer.Kind.SGD, raw.name(), raw.availableBytes(), maxTensor, MemoryEstimate.heapAvailable());
         int rows = batch * seqLen;
-        float[] inputs = new float[config.tokenInput() ? rows : rows * config.inputSize()];
-        float[] targets = new float[rows];
-        if (generator == null) {
-            SplittableRandom random = new SplittableRandom(1);
-            for (int i = 0; i < rows; i++) {
-                inputs[i] = random.nextInt(vocab);
-                targets[i] = random.nextInt(vocab);
-            }
-        } else {
-            generator.fill(0, 0, inputs, targets);
-        }
         double[] ms = new double[repeats];
         double loss;
         int checkpointK;
         try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, schedule)) {
             checkpointK = ws.checkpointEvery();
             rnn.initialize(1);
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
+            fillWindow(ws.window(), generator, rows);
             ws.resetState();
             for (int i = 0; i < warmup; i++) {
                 step(be, rnn, ws);
@@ -217,6 +206,19 @@ public final class BenchCommand implements Runnable {
         }
         if (profiler != null) {
             printProfile(profiler, median);
+        }
+    }
+
+    /** Random tokens of --vocab as inputs and targets, or the task's first window. */
+    private void fillWindow(Window window, SyntheticTask generator, int rows) {
+        if (generator != null) {
+            generator.fill(0, 0, window);
+            return;
+        }
+        SplittableRandom random = new SplittableRandom(1);
+        for (int i = 0; i < rows; i++) {
+            window.setToken(i, random.nextInt(vocab));
+            window.setTarget(i, random.nextInt(vocab));
         }
     }
 
