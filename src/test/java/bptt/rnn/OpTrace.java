@@ -29,7 +29,7 @@ import java.util.zip.CRC32;
 final class OpTrace {
     private static final Set<String> UNRECORDED = Set.of("alloc", "free", "upload", "download", "uploadDoubles",
             "downloadDoubles", "allocatedBytes", "peakAllocatedBytes", "resetPeak", "maxTensorFloats",
-            "availableBytes", "synchronize", "name", "deviceDescription", "close", "allocStaging", "freeStaging",
+            "availableBytes", "synchronize", "name", "deviceDescription", "close", "allocStaging", "freeStaging", "uploadStaged",
             "stagingBytes", "peakStagingBytes", "hashCode", "equals", "toString");
 
     private final Backend inner;
