@@ -17,7 +17,7 @@ import java.util.Set;
  */
 public abstract class AbstractBackend implements Backend {
     /** Bytes one staging buffer may span: a ByteBuffer is indexed by int. */
-    static final long MAX_STAGING_BYTES = Integer.MAX_VALUE - 8;
+    public static final long MAX_STAGING_BYTES = Integer.MAX_VALUE - 8;
 
     private long allocated;
     private long peak;

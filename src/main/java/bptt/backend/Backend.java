@@ -71,6 +71,9 @@ public interface Backend extends AutoCloseable {
      */
     StagingBuffer allocStaging(long length, StagingBuffer.Encoding encoding, int maxUpload);
 
+    /** Where {@link #allocStaging} puts host memory and whether it adds a device scratch (memory plans need it). */
+    default StagingBuffer.Layout stagingLayout() { return StagingBuffer.Layout.HEAP; }
+
     /** Frees a buffer {@link #allocStaging} returned (and its device scratch). */
     void freeStaging(StagingBuffer buffer);
 

@@ -111,6 +111,9 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public StagingBuffer.Layout stagingLayout() { return inner.stagingLayout(); }
+
+    @Override
     public void freeStaging(StagingBuffer buffer) { inner.freeStaging(buffer); }
 
     @Override

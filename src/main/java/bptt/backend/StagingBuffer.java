@@ -46,6 +46,26 @@ public class StagingBuffer {
         }
     }
 
+    /** Where a backend keeps its staging buffers' host memory. */
+    public enum Place {
+        JAVA_HEAP("Java heap"), NATIVE("native memory"), PINNED("pinned memory");
+
+        private final String description;
+
+        Place(String description) { this.description = description; }
+
+        public String description() { return description; }
+    }
+
+    /**
+     * How a backend stages, for memory plans: where the host memory lives, and whether integer
+     * uploads go through a device scratch of maxUpload values of their width (then widened there).
+     */
+    public record Layout(Place place, boolean deviceScratch) {
+        /** What {@link AbstractBackend} does unless a backend says otherwise. */
+        public static final Layout HEAP = new Layout(Place.JAVA_HEAP, false);
+    }
+
     private final Object owner;
     private final ByteBuffer bytes;
     private final long length;

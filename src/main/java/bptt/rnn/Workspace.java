@@ -505,13 +505,14 @@ public final class Workspace implements AutoCloseable {
     }
 
     /**
-     * Runs the recurrence and returns, for every row t·B + b, the class with the largest logit
-     * (bias included). Downloads logits to the host: meant for evaluation, not training.
+     * Runs the recurrence and counts the rows of the window whose target (not −1) is the class
+     * with the largest logit (bias included; the first of equal ones). Downloads logits to the
+     * host one chunk at a time: meant for evaluation, not training.
      */
-    public int[] predict() {
+    public long correctPredictions() {
         int classes = cfg.outputSize();
         float[] bias = be.download(rnn.param("by"));
-        int[] predicted = new int[seqLen * batch];
+        long correct = 0;
         reloadWindow();
         for (int s = 0; s < segments; s++) {
             runSegment(s);
@@ -530,13 +531,13 @@ public final class Workspace implements AutoCloseable {
                             best = k;
                         }
                     }
-                    predicted[row0 + r] = best;
+                    correct += window.target(row0 + r) == best ? 1 : 0;
                 }
             }
             keepLeavingState(s);
         }
         forwarded = false;
-        return predicted;
+        return correct;
     }
 
     /** Logits (without the bias by) after the last step, from the top layer's final state; (B, V). */

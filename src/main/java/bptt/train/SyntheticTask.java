@@ -70,7 +70,6 @@ public abstract class SyntheticTask implements Dataset {
     /** Scores {@link #VALIDATION_WINDOWS} held-out windows: loss and accuracy of the argmax predictions. */
     @Override
     public Evaluation.Result validate(Workspace ws) {
-        int rows = batch * seqLen;
         Window window = ws.window();
         double lossSum = 0;
         long scored = 0;
@@ -79,13 +78,8 @@ public abstract class SyntheticTask implements Dataset {
         for (int w = 0; w < VALIDATION_WINDOWS; w++) {
             generate(held.split(), window);
             ws.resetState();
-            int[] predicted = ws.predict();
-            for (int r = 0; r < rows; r++) {
-                if (window.target(r) >= 0) {
-                    scored++;
-                    correct += predicted[r] == window.target(r) ? 1 : 0;
-                }
-            }
+            correct += ws.correctPredictions();
+            scored += window.targetCount();
             ws.resetState();
             lossSum += ws.forward() * ws.targetCount();
         }

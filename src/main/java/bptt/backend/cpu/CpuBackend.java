@@ -215,6 +215,9 @@ public final class CpuBackend extends AbstractBackend {
         written(dst);
     }
 
+    @Override
+    public StagingBuffer.Layout stagingLayout() { return new StagingBuffer.Layout(StagingBuffer.Place.NATIVE, false); }
+
     /** Host staging in native memory beside the tensors, out of the Java heap. */
     @Override
     protected StagingBuffer allocStagingHook(long length, StagingBuffer.Encoding encoding, int maxUpload) {

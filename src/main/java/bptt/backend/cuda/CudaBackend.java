@@ -259,6 +259,9 @@ public final class CudaBackend extends AbstractBackend {
     }
 
     @Override
+    public StagingBuffer.Layout stagingLayout() { return new StagingBuffer.Layout(StagingBuffer.Place.PINNED, true); }
+
+    @Override
     protected StagingBuffer allocStagingHook(long length, StagingBuffer.Encoding encoding, int maxUpload) {
         bind();
         long bytes = length * encoding.bytes;

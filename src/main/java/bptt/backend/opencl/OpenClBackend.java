@@ -247,6 +247,9 @@ public final class OpenClBackend extends AbstractBackend {
     }
 
     @Override
+    public StagingBuffer.Layout stagingLayout() { return new StagingBuffer.Layout(StagingBuffer.Place.NATIVE, true); }
+
+    @Override
     protected StagingBuffer allocStagingHook(long length, StagingBuffer.Encoding encoding, int maxUpload) {
         ClMemory raw = encoding.isInteger() ? (ClMemory) allocCounted(((long) maxUpload * encoding.bytes + 3) / 4) : null;
         return new ClStaging(this, length, encoding, maxUpload, raw);
