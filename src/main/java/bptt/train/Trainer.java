@@ -30,8 +30,6 @@ public final class Trainer implements AutoCloseable {
     private final Rnn rnn;
     private final Workspace ws;
     private final Optimizer optimizer;
-    private final float[] inputs;
-    private final float[] targets;
     private final List<double[]> history = new ArrayList<>();     // {step, train loss}
     private final List<double[]> valHistory = new ArrayList<>();  // {step, validation loss}
     /** A loss this many times the uniform baseline ln V is reported as divergence while still finite. */
@@ -68,8 +66,6 @@ public final class Trainer implements AutoCloseable {
         this.rnn = new Rnn(backend, config);
         this.ws = rnn.workspace(settings.batch(), settings.seqLen(), schedule);
         this.optimizer = new Optimizer(backend, settings.optimizer(), settings.lr(), (int) rnn.layout().total());
-        this.inputs = new float[(int) ws.inputs().size()];
-        this.targets = new float[settings.batch() * settings.seqLen()];
         rnn.initialize(settings.seed());
         ws.resetState();
     }
@@ -123,9 +119,7 @@ public final class Trainer implements AutoCloseable {
         if (window == 0 || !data.carriesState()) {
             ws.resetState();
         }
-        data.fill(epoch, window, inputs, targets);
-        ws.setInputs(inputs);
-        ws.setTargets(targets);
+        data.fill(epoch, window, ws.window());
         double loss = ws.forward();
         int next = step + 1;
         if (!Double.isFinite(loss)) {
