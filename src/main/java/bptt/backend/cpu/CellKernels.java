@@ -13,7 +13,8 @@ import java.nio.FloatBuffer;
  * kernel's own row loop ran 9× slower). tanh is {@link FastTanh} and σ(x) = ½·tanh(x/2) + ½,
  * both branch-free. The
  * formulas and their order of operations are those of kernels/cells.cl.cu. Nothing is allocated
- * per call once the arrays have grown to the largest H seen.
+ * per call once the arrays have grown to the largest H seen. The backward ops also run on a range
+ * of rows, so that {@link CellSteps} can split them over the team (one instance per thread).
  */
 final class CellKernels {
     /** Elements per chunk of the flat tanh backward. */
@@ -125,8 +126,8 @@ final class CellKernels {
         }
     }
 
-    /** One row of {@link #lstmForward} on the arrays laid out there. */
-    private static void lstmForwardRow(float[][] s, int n) {
+    /** One row of {@link #lstmForward} (or n elements of any layout) on the arrays laid out there. */
+    static void lstmForwardRow(float[][] s, int n) {
         float[] gi = s[0], gf = s[1], gg = s[2], go = s[3], cp = s[4], ct = s[5], ht = s[6];
         sigmoidOfSum(gi, s[7], s[11], n);
         sigmoidOfSum(gf, s[8], s[12], n);
@@ -142,9 +143,14 @@ final class CellKernels {
 
     /** LSTM backward pointwise: see Backend.lstmCellBackward. */
     void lstmBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
+        lstmBackward(gates, cPrev, c, dh, dnext, dc, 0, c.rows());
+    }
+
+    /** {@link #lstmBackward} on rows [r0, r1) only. */
+    void lstmBackward(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc, int r0, int r1) {
         int hidden = c.cols();
         float[][] s = arrays(9, hidden);   // 0-3 gates, 4 cPrev, 5 c, 6 dh, 7 dnext, 8 dc
-        for (int r = 0; r < c.rows(); r++) {
+        for (int r = r0; r < r1; r++) {
             for (int k = 0; k < 4; k++) {
                 getGate(gates, r, k, hidden, s[k]);
             }
@@ -202,8 +208,8 @@ final class CellKernels {
         }
     }
 
-    /** One row of {@link #gruForward} on the arrays laid out there. */
-    private static void gruForwardRow(float[][] s, int n) {
+    /** One row of {@link #gruForward} (or n elements of any layout) on the arrays laid out there. */
+    static void gruForwardRow(float[][] s, int n) {
         float[] gr = s[0], gz = s[1], gn = s[2], hnv = s[5], hp = s[6], ht = s[7], bi2 = s[10], bh2 = s[13];
         sigmoidOfSum(gr, s[8], s[3], s[11], n);
         sigmoidOfSum(gz, s[9], s[4], s[12], n);
@@ -220,9 +226,14 @@ final class CellKernels {
 
     /** GRU backward pointwise: see Backend.gruCellBackward. */
     void gruBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext, Tensor dgatesHh) {
+        gruBackward(gates, hn, hPrev, dh, dnext, dgatesHh, 0, hn.rows());
+    }
+
+    /** {@link #gruBackward} on rows [r0, r1) only. */
+    void gruBackward(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext, Tensor dgatesHh, int r0, int r1) {
         int hidden = hn.cols();
         float[][] s = arrays(8, hidden);   // 0-2 gates, 3 hn, 4 hPrev, 5 dh, 6 dnext, 7 r⊙dn
-        for (int r = 0; r < hn.rows(); r++) {
+        for (int r = r0; r < r1; r++) {
             for (int k = 0; k < 3; k++) {
                 getGate(gates, r, k, hidden, s[k]);
             }

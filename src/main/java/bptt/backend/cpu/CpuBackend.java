@@ -69,6 +69,8 @@ public final class CpuBackend extends AbstractBackend {
     private final TeamGemm gemm;
     private final PackedWeights packs;
     private final RecurrentSteps steps;
+    /** The LSTM and GRU steps on the same packed weights; null without the vector kernels. */
+    private final CellSteps cellSteps;
     private final Scratch[] scratch;
     private final OpenBlas.Address fillAddress = new OpenBlas.Address();
     private final Kernel kernel = new Kernel();
@@ -130,6 +132,7 @@ public final class CpuBackend extends AbstractBackend {
         this.gemm = new TeamGemm(team, tuning.gemmGrain());
         this.packs = vector ? new PackedWeights(team) : null;
         this.steps = vector ? new RecurrentSteps(team, packs, tuning.stepGrain()) : null;
+        this.cellSteps = vector ? new CellSteps(team, packs, tuning.stepGrain()) : null;
         if (vector) {
             VectorWarmup.start();
         }
@@ -758,6 +761,53 @@ public final class CpuBackend extends AbstractBackend {
     protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
                                        Tensor dgatesHh) {
         cells.gruBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
+        written(gates);
+        written(dgatesHh);
+        written(dnext);
+    }
+
+    // ---- recurrent cells: whole steps fused over the team (CellSteps), with the vector kernels --
+
+    @Override
+    protected void lstmStepForwardHook(Tensor hPrev, Tensor cPrev, Tensor whh, Tensor biasIh, Tensor biasHh,
+                                       Tensor gates, Tensor c, Tensor h) {
+        if (cellSteps == null || !cellSteps.lstmForward(hPrev, cPrev, whh, biasIh, biasHh, gates, c, h)) {
+            super.lstmStepForwardHook(hPrev, cPrev, whh, biasIh, biasHh, gates, c, h);
+        }
+        written(gates);
+        written(c);
+        written(h);
+    }
+
+    @Override
+    protected void lstmStepBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor whh, Tensor dh, Tensor dc,
+                                        Tensor dnext) {
+        if (cellSteps == null || !cellSteps.lstmBackward(gates, cPrev, c, whh, dh, dc, dnext)) {
+            super.lstmStepBackwardHook(gates, cPrev, c, whh, dh, dc, dnext);
+        }
+        written(gates);
+        written(dc);
+        written(dnext);
+    }
+
+    @Override
+    protected void gruStepForwardHook(Tensor hPrev, Tensor whh, Tensor biasIh, Tensor biasHh, Tensor gates, Tensor hh,
+                                      Tensor hn, Tensor h) {
+        if (cellSteps == null || !cellSteps.gruForward(hPrev, whh, biasIh, biasHh, gates, hn, h)) {
+            super.gruStepForwardHook(hPrev, whh, biasIh, biasHh, gates, hh, hn, h);
+        }
+        written(gates);
+        written(hh);
+        written(hn);
+        written(h);
+    }
+
+    @Override
+    protected void gruStepBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor whh, Tensor dh, Tensor dgatesHh,
+                                       Tensor dnext) {
+        if (cellSteps == null || !cellSteps.gruBackward(gates, hn, hPrev, whh, dh, dgatesHh, dnext)) {
+            super.gruStepBackwardHook(gates, hn, hPrev, whh, dh, dgatesHh, dnext);
+        }
         written(gates);
         written(dgatesHh);
         written(dnext);

@@ -7,7 +7,9 @@ import java.nio.FloatBuffer;
 
 /**
  * A small cache of packed copies of weight tensors, each either as stored (W = w) or transposed
- * (W = wᵀ), in the strip layout of {@link VectorKernels}. A copy is valid while its tensor's
+ * (W = wᵀ), in the strip layout of {@link VectorKernels}. The columns of W may be packed in
+ * groups (a recurrent cell's gates, H columns each): every group starts a new strip, so strip
+ * l of one gate and strip l of another cover the same hidden units. A copy is valid while its tensor's
  * {@link CpuMemory#version} is unchanged: within a forward or backward sweep Waa is read T
  * times and packed once; an optimizer step (which writes the parameter slab) makes the next
  * sweep repack. Packing is split over the team by strips. The least recently used copy makes
@@ -19,10 +21,15 @@ final class PackedWeights {
     /** Larger weights are not packed (the caller falls back to BLAS): 64 Mi floats of heap per copy. */
     static final long MAX_FLOATS = 1L << 26;
 
-    /** One packed copy of W (k, n): strips[s] holds columns [s·STRIP, s·STRIP + STRIP) of W. */
+    /**
+     * One packed copy of W (k, n) in groups of {@code group} columns: strips[g·perGroup + l]
+     * holds columns [g·group + l·STRIP, … + STRIP) of W, clipped to the group.
+     */
     static final class Packed {
         final int k;
         final int n;
+        final int group;
+        final int perGroup;
         final float[][] strips;
         CpuMemory memory;
         long offset;
@@ -30,11 +37,19 @@ final class PackedWeights {
         long version;
         long lastUse;
 
-        Packed(int k, int n) {
+        Packed(int k, int n, int group) {
             this.k = k;
             this.n = n;
-            this.strips = new float[(n + VectorKernels.STRIP - 1) / VectorKernels.STRIP][k * VectorKernels.STRIP];
+            this.group = group;
+            this.perGroup = (group + VectorKernels.STRIP - 1) / VectorKernels.STRIP;
+            this.strips = new float[n / group * perGroup][k * VectorKernels.STRIP];
         }
+
+        /** The first column of W in strip s. */
+        int column(int s) { return s / perGroup * group + s % perGroup * VectorKernels.STRIP; }
+
+        /** The columns of W in strip s: STRIP, or fewer at the end of a group. */
+        int width(int s) { return Math.min(VectorKernels.STRIP, group - s % perGroup * VectorKernels.STRIP); }
     }
 
     private final ThreadTeam team;
@@ -55,18 +70,21 @@ final class PackedWeights {
      * W = w (k = w.rows, n = w.cols), or W = wᵀ when {@code transposed}, packed; null when w is
      * too large to pack. w is contiguous.
      */
-    Packed get(Tensor w, boolean transposed) {
+    Packed get(Tensor w, boolean transposed) { return get(w, transposed, transposed ? w.rows() : w.cols()); }
+
+    /** As {@link #get(Tensor, boolean)}, W's columns packed in groups of {@code group} (a divisor of them). */
+    Packed get(Tensor w, boolean transposed, int group) {
         if (w.size() > MAX_FLOATS) {
             return null;
         }
         CpuMemory memory = CpuMemory.of(w);
         int k = transposed ? w.cols() : w.rows();
         int n = transposed ? w.rows() : w.cols();
-        Packed p = find(memory, w.offset(), transposed, k, n);
+        Packed p = find(memory, w.offset(), transposed, k, n, group);
         if (p == null) {
             int slot = leastRecentlyUsed();
             Packed old = cache[slot];
-            p = old != null && old.k == k && old.n == n ? old : new Packed(k, n);
+            p = old != null && old.k == k && old.n == n && old.group == group ? old : new Packed(k, n, group);
             cache[slot] = p;
             p.memory = memory;
             p.offset = w.offset();
@@ -90,9 +108,10 @@ final class PackedWeights {
         }
     }
 
-    private Packed find(CpuMemory memory, long offset, boolean transposed, int k, int n) {
+    private Packed find(CpuMemory memory, long offset, boolean transposed, int k, int n, int group) {
         for (Packed p : cache) {
-            if (p != null && p.memory == memory && p.offset == offset && p.transposed == transposed && p.k == k && p.n == n) {
+            if (p != null && p.memory == memory && p.offset == offset && p.transposed == transposed && p.k == k && p.n == n
+                    && p.group == group) {
                 return p;
             }
         }
@@ -130,8 +149,8 @@ final class PackedWeights {
         int strip = VectorKernels.STRIP;
         for (int s = from; s < to; s++) {
             float[] dst = p.strips[s];
-            int col0 = s * strip;
-            int width = Math.min(strip, p.n - col0);
+            int col0 = p.column(s);
+            int width = p.width(s);
             java.util.Arrays.fill(dst, 0f);
             if (!p.transposed) {          // W[k][col0 + l] = w[k][col0 + l]: one row segment per k
                 for (int k = 0; k < p.k; k++) {

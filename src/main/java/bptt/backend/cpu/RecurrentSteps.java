@@ -159,8 +159,10 @@ final class RecurrentSteps {
         }
     }
 
-    /** tile (B, STRIP) += a (B, k) · strip s of W, by blocks of MC rows and KC k. */
-    private void multiply(float[] a, int s, float[] tile) {
+    private void multiply(float[] a, int s, float[] tile) { multiply(w, batch, a, s, tile); }
+
+    /** tile (batch, STRIP) += a (batch, k) · strip s of W, by blocks of MC rows and KC k. */
+    static void multiply(PackedWeights.Packed w, int batch, float[] a, int s, float[] tile) {
         for (int r0 = 0; r0 < batch; r0 += MC) {
             int rows = Math.min(MC, batch - r0);
             for (int k0 = 0; k0 < w.k; k0 += KC) {

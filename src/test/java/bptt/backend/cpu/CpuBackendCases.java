@@ -238,6 +238,65 @@ abstract class CpuBackendCases {
     }
 
     /**
+     * The LSTM and GRU steps (on packed W_hh, gate strips split over the team, when the vector
+     * kernels run) against cpu-ref, on hidden sizes around the strip width (a gate of 65 or 129
+     * units ends in a strip of its own).
+     */
+    @ParameterizedTest(name = "B={0} H={1}")
+    @CsvSource({"1,1", "1,65", "3,17", "4,64", "5,129", "17,33", "33,200"})
+    void cellStepsMatchReference(int batch, int hidden) {
+        int h4 = 4 * hidden, h3 = 3 * hidden;
+        boolean wide = hidden > 64;
+        Pair hPrev = pair(batch, hidden, randoms(batch * hidden, 1));
+        Pair cPrev = random(batch, hidden);
+        Pair w4 = pair(h4, hidden, randoms(h4 * hidden, 1.5 / Math.sqrt(hidden)));
+        Pair bi4 = random(1, h4);
+        Pair bh4 = random(1, h4);
+        Pair gates4 = random(batch, h4);
+        Pair c = poisoned(batch, hidden);
+        Pair h = poisoned(batch, hidden);
+        split("lstmStepForward", wide, () -> cpu.lstmStepForward(hPrev.got, cPrev.got, w4.got, bi4.got, bh4.got,
+                gates4.got, c.got, h.got));
+        ref.lstmStepForward(hPrev.want, cPrev.want, w4.want, bi4.want, bh4.want, gates4.want, c.want, h.want);
+        close(gates4, 2e-6, 1e-5, "lstmStepForward gates");
+        close(c, 2e-6, 1e-5, "lstmStepForward c");
+        close(h, 2e-6, 1e-5, "lstmStepForward h");
+
+        Pair dh = random(batch, hidden);
+        Pair dc = random(batch, hidden);
+        Pair dnext = random(batch, hidden);
+        split("lstmStepBackward", wide, () -> cpu.lstmStepBackward(gates4.got, cPrev.got, c.got, w4.got, dh.got, dc.got,
+                dnext.got));
+        ref.lstmStepBackward(gates4.want, cPrev.want, c.want, w4.want, dh.want, dc.want, dnext.want);
+        close(gates4, 2e-6, 1e-5, "lstmStepBackward dgates");
+        close(dc, 2e-6, 1e-5, "lstmStepBackward dc");
+        close(dnext, 2e-6 * Math.sqrt(h4), 1e-5, "lstmStepBackward dnext");
+
+        Pair w3 = pair(h3, hidden, randoms(h3 * hidden, 1.5 / Math.sqrt(hidden)));
+        Pair bi3 = random(1, h3);
+        Pair bh3 = random(1, h3);
+        Pair gates3 = random(batch, h3);
+        Pair hh = poisoned(batch, h3);
+        Pair hn = poisoned(batch, hidden);
+        Pair h2 = poisoned(batch, hidden);
+        split("gruStepForward", wide, () -> cpu.gruStepForward(hPrev.got, w3.got, bi3.got, bh3.got, gates3.got, hh.got,
+                hn.got, h2.got));
+        ref.gruStepForward(hPrev.want, w3.want, bi3.want, bh3.want, gates3.want, hh.want, hn.want, h2.want);
+        close(gates3, 2e-6, 1e-5, "gruStepForward gates");
+        close(hn, 2e-6, 1e-5, "gruStepForward hn");
+        close(h2, 2e-6, 1e-5, "gruStepForward h");
+
+        Pair dgatesHh = poisoned(batch, h3);
+        Pair dnext3 = random(batch, hidden);
+        split("gruStepBackward", wide, () -> cpu.gruStepBackward(gates3.got, hn.got, hPrev.got, w3.got, dh.got,
+                dgatesHh.got, dnext3.got));
+        ref.gruStepBackward(gates3.want, hn.want, hPrev.want, w3.want, dh.want, dgatesHh.want, dnext3.want);
+        close(gates3, 2e-6, 1e-5, "gruStepBackward dgates");
+        close(dgatesHh, 2e-6, 1e-5, "gruStepBackward dgatesHh");
+        close(dnext3, 2e-6 * Math.sqrt(h3), 1e-5, "gruStepBackward dnext");
+    }
+
+    /**
      * A packed copy of Waa must follow every way the weights change between steps: an optimizer
      * update, an upload, a copy into the slab; and two views of one slab (two layers) are two
      * different matrices.
