@@ -509,7 +509,15 @@ public final class Workspace implements AutoCloseable {
      * with the largest logit (bias included; the first of equal ones). Downloads logits to the
      * host one chunk at a time: meant for evaluation, not training.
      */
-    public long correctPredictions() {
+    public long correctPredictions() { return correctPredictions((row, predicted) -> window.target(row) == predicted); }
+
+    /** Whether the argmax class {@code predicted} at window row {@code row} (which has a target) counts as right. */
+    public interface Judge {
+        boolean correct(int row, int predicted);
+    }
+
+    /** As {@link #correctPredictions()}, with {@code judge} deciding which argmax predictions count. */
+    public long correctPredictions(Judge judge) {
         int classes = cfg.outputSize();
         float[] bias = be.download(rnn.param("by"));
         long correct = 0;
@@ -531,7 +539,7 @@ public final class Workspace implements AutoCloseable {
                             best = k;
                         }
                     }
-                    correct += window.target(row0 + r) == best ? 1 : 0;
+                    correct += window.target(row0 + r) >= 0 && judge.correct(row0 + r, best) ? 1 : 0;
                 }
             }
             keepLeavingState(s);

@@ -64,6 +64,9 @@ public abstract class SyntheticTask implements Dataset {
     /** Writes B sequences, time-major; positions without a target get -1. */
     protected abstract void generate(SplittableRandom random, Window into);
 
+    /** Whether the argmax class {@code predicted} for window row {@code row} of the last generated window is right. */
+    protected boolean correct(Window window, int row, int predicted) { return window.target(row) == predicted; }
+
     /** The chance-level accuracy of the task's metric. */
     public abstract double chanceAccuracy();
 
@@ -78,7 +81,7 @@ public abstract class SyntheticTask implements Dataset {
         for (int w = 0; w < VALIDATION_WINDOWS; w++) {
             generate(held.split(), window);
             ws.resetState();
-            correct += ws.correctPredictions();
+            correct += ws.correctPredictions((row, predicted) -> correct(window, row, predicted));
             scored += window.targetCount();
             ws.resetState();
             lossSum += ws.forward() * ws.targetCount();
