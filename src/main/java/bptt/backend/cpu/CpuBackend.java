@@ -175,6 +175,13 @@ public final class CpuBackend extends AbstractBackend {
     /** Marks t's memory as written: packed copies of it are stale from now on. */
     private static void written(Tensor t) { CpuMemory.of(t).version++; }
 
+    private static void written(Tensor first, Tensor... more) {
+        written(first);
+        for (Tensor t : more) {
+            written(t);
+        }
+    }
+
     private void checkOpen() { team.checkOpen(); }
 
     /** A direct FloatBuffer, which the Java kernels index, spans at most 2 GiB. */
@@ -774,9 +781,7 @@ public final class CpuBackend extends AbstractBackend {
         if (cellSteps == null || !cellSteps.lstmForward(hPrev, cPrev, whh, biasIh, biasHh, gates, c, h)) {
             super.lstmStepForwardHook(hPrev, cPrev, whh, biasIh, biasHh, gates, c, h);
         }
-        written(gates);
-        written(c);
-        written(h);
+        written(gates, c, h);
     }
 
     @Override
@@ -785,9 +790,7 @@ public final class CpuBackend extends AbstractBackend {
         if (cellSteps == null || !cellSteps.lstmBackward(gates, cPrev, c, whh, dh, dc, dnext)) {
             super.lstmStepBackwardHook(gates, cPrev, c, whh, dh, dc, dnext);
         }
-        written(gates);
-        written(dc);
-        written(dnext);
+        written(gates, dc, dnext);
     }
 
     @Override
@@ -796,10 +799,7 @@ public final class CpuBackend extends AbstractBackend {
         if (cellSteps == null || !cellSteps.gruForward(hPrev, whh, biasIh, biasHh, gates, hn, h)) {
             super.gruStepForwardHook(hPrev, whh, biasIh, biasHh, gates, hh, hn, h);
         }
-        written(gates);
-        written(hh);
-        written(hn);
-        written(h);
+        written(gates, hh, hn, h);
     }
 
     @Override
@@ -808,9 +808,7 @@ public final class CpuBackend extends AbstractBackend {
         if (cellSteps == null || !cellSteps.gruBackward(gates, hn, hPrev, whh, dh, dgatesHh, dnext)) {
             super.gruStepBackwardHook(gates, hn, hPrev, whh, dh, dgatesHh, dnext);
         }
-        written(gates);
-        written(dgatesHh);
-        written(dnext);
+        written(gates, dgatesHh, dnext);
     }
 
     @Override
