@@ -47,8 +47,13 @@ final class StopSignals implements AutoCloseable {
     /** 130 after Ctrl-C, 143 after SIGTERM. */
     int exitCode() { return received; }
 
+    /**
+     * Signal.handle may report the previous handler as null (it did in a full test run, where
+     * commands run one after another on several threads of one JVM); restoring null throws, so
+     * the default handler is restored in its place.
+     */
     @Override
     public void close() {
-        previous.forEach(Signal::handle);
+        previous.forEach((signal, handler) -> Signal.handle(signal, handler != null ? handler : SignalHandler.SIG_DFL));
     }
 }
