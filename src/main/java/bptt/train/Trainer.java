@@ -30,6 +30,7 @@ public final class Trainer implements AutoCloseable {
     private final Rnn rnn;
     private final Workspace ws;
     private final Optimizer optimizer;
+    private final TrainingStep stepper;
     private final float[] inputs;
     private final float[] targets;
     private final List<double[]> history = new ArrayList<>();     // {step, train loss}
@@ -68,6 +69,7 @@ public final class Trainer implements AutoCloseable {
         this.rnn = new Rnn(backend, config);
         this.ws = rnn.workspace(settings.batch(), settings.seqLen(), schedule);
         this.optimizer = new Optimizer(backend, settings.optimizer(), settings.lr(), (int) rnn.layout().total());
+        this.stepper = new TrainingStep(backend, rnn, ws, optimizer, settings.clip());
         this.inputs = new float[(int) ws.inputs().size()];
         this.targets = new float[settings.batch() * settings.seqLen()];
         rnn.initialize(settings.seed());
@@ -126,18 +128,16 @@ public final class Trainer implements AutoCloseable {
         data.fill(epoch, window, inputs, targets);
         ws.setInputs(inputs);
         ws.setTargets(targets);
-        double loss = ws.forward();
+        TrainingStep.Result r = stepper.run();
+        double loss = r.loss();
+        double norm = r.gradNorm();
         int next = step + 1;
         if (!Double.isFinite(loss)) {
             throw diverged(next, "the loss is " + loss);
         }
-        ws.backward();
-        double norm = Math.sqrt(backend.sumOfSquares(rnn.grads()));
-        if (!Double.isFinite(norm)) {
+        if (!r.applied()) {
             throw diverged(next, "the gradient norm is " + norm);
         }
-        float scale = settings.clip() > 0 && norm > settings.clip() ? (float) (settings.clip() / norm) : 1f;
-        optimizer.step(rnn.params(), rnn.grads(), scale);
         step = next;
         window++;
         if (window == data.windowsPerEpoch()) {
@@ -288,6 +288,7 @@ public final class Trainer implements AutoCloseable {
 
     @Override
     public void close() {
+        stepper.close();
         optimizer.close();
         ws.close();
         rnn.close();
