@@ -18,9 +18,9 @@ import bptt.tensor.Tensor;
  * host value the launches depend on). Then one download brings back the loss sum and the norm.
  * Either way a diverged step leaves the parameters and the optimizer untouched.
  */
-final class TrainingStep implements AutoCloseable {
+public final class TrainingStep implements AutoCloseable {
     /** The step's mean loss and gradient norm (before clipping), and whether the update was applied. */
-    record Result(double loss, double gradNorm, boolean applied) { }
+    public record Result(double loss, double gradNorm, boolean applied) { }
 
     /** What a recorded step depends on besides device memory: this step object and the window's target count. */
     private record Key(TrainingStep owner, int targets) { }
@@ -34,7 +34,7 @@ final class TrainingStep implements AutoCloseable {
     private final Tensor scalars;          // (1, STEP_SCALARS) on the device path
     private final DeviceSteps.Staging corrections;  // Adam's two bias corrections, copied in before each step
 
-    TrainingStep(Backend backend, Rnn rnn, Workspace ws, Optimizer optimizer, double clip) {
+    public TrainingStep(Backend backend, Rnn rnn, Workspace ws, Optimizer optimizer, double clip) {
         this.backend = backend;
         this.rnn = rnn;
         this.ws = ws;
@@ -46,7 +46,7 @@ final class TrainingStep implements AutoCloseable {
     }
 
     /** The step on the window already uploaded. */
-    Result run() { return device != null ? onDevice() : onHost(); }
+    public Result run() { return device != null ? onDevice() : onHost(); }
 
     private Result onHost() {
         double loss = ws.forward();
