@@ -8,8 +8,8 @@ import bptt.tensor.Tensor;
  * reading anything back until it ends: global-norm clipping decided on the device, optimizer
  * updates that read their scalars from device memory ({@link KernelCalls#STEP_SCALARS}: the
  * gradient scale, Adam's bias corrections, a skip flag, then the sum of squares and the loss
- * sum the clipping wrote), host values copied in stream order from a staging buffer, and
- * {@link #replay}, which records the step's device work once and launches it as one graph after.
+ * sum the clipping wrote), host values uploaded in stream order from host staging
+ * ({@link Backend#uploadStaged}), and {@link #replay}, which records the step's device work once and launches it as one graph after.
  * The cuda backend offers it; eager and replayed steps run the same kernels on the same values,
  * so they give bitwise the same results.
  */
@@ -27,25 +27,6 @@ public interface DeviceSteps {
 
     /** Adagrad on the device: the gradient scale and skip flag come from scalars. */
     void adagradUpdate(Tensor param, Tensor grad, Tensor cache, float lr, float eps, Tensor scalars);
-
-    /**
-     * Host memory (page-locked on cuda) of {@code floats} floats whose contents {@link Staging#copyTo}
-     * copies to the device when the stream reaches that point, so a recorded step reads what the
-     * host wrote before each launch.
-     */
-    Staging staging(int floats);
-
-    /** A host buffer whose copies to the device are queued, not waited for. */
-    interface Staging extends AutoCloseable {
-        /** Sets element i of the host buffer; the host may write only between steps. */
-        void put(int i, float value);
-
-        /** Queues the copy of the first dst.size() floats into dst (contiguous). */
-        void copyTo(Tensor dst);
-
-        @Override
-        void close();
-    }
 
     /**
      * Runs {@code step}, which must only queue device work (no downloads, uploads or waits): with

@@ -168,6 +168,15 @@ public abstract class KernelCalls {
                 .run((long) hidden * vocab);
     }
 
+    /**
+     * dst (n values) = the n integers of {@code width} bytes (1, 2 or 4) packed from the start of
+     * raw (a staging buffer's device scratch), as floats: the device half of an upload of ids.
+     */
+    public final void uploadStaged(DeviceMemory raw, Tensor dst, int width) {
+        begin("upload_staged").buf(raw, 0, (dst.size() * width + 3) / 4).buf(dst).i(dst.size()).i(width)
+                .run(dst.size());
+    }
+
     // ---- optimizer steps ---------------------------------------------------------------------------
 
     /** Places of a step's scalars in the (1, STEP_SCALARS) tensor the update kernels read (kernels/bptt_kernels.cl.cu). */

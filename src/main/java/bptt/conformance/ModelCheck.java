@@ -6,6 +6,7 @@ import bptt.rnn.Cell;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
+import bptt.rnn.Window;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
 
@@ -64,17 +65,18 @@ public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, i
         int rows = batch * seqLen;
         try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, new Schedule(checkpointEvery, 0))) {
             rnn.initialize(random.nextLong());
-            float[] inputs = new float[tokenInput ? rows : rows * vocab];
-            for (int i = 0; i < inputs.length; i++) {
-                inputs[i] = tokenInput ? random.nextInt(vocab) : (float) random.nextGaussian();
+            Window window = ws.window();
+            for (int i = 0; i < (tokenInput ? rows : rows * vocab); i++) {
+                if (tokenInput) {
+                    window.setToken(i, random.nextInt(vocab));
+                } else {
+                    window.setInput(i / vocab, i % vocab, (float) random.nextGaussian());
+                }
             }
-            float[] targets = new float[rows];
             for (int i = 0; i < rows; i++) {
-                targets[i] = random.nextInt(8) == 0 ? -1 : random.nextInt(vocab);
+                window.setTarget(i, random.nextInt(8) == 0 ? -1 : random.nextInt(vocab));
             }
-            targets[0] = random.nextInt(vocab);
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
+            window.setTarget(0, random.nextInt(vocab));
             for (int l = 0; l < layers; l++) {
                 be.upload(gaussian(random, batch * hidden, 0.5), ws.initialState(l));
                 if (lstm) {

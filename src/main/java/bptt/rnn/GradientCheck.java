@@ -59,16 +59,18 @@ public final class GradientCheck {
             be.uploadDoubles(p, rnn.params());
             params = p;
             int rows = batch * seqLen;
-            double[] inputs = new double[(int) ws.inputs().size()];
-            for (int i = 0; i < inputs.length; i++) {
-                inputs[i] = config.tokenInput() ? random.nextInt(config.inputSize()) : random.nextDouble(-1, 1);
+            Window window = ws.window();
+            int width = config.tokenInput() ? 1 : config.inputSize();
+            for (int i = 0; i < rows * width; i++) {
+                if (config.tokenInput()) {
+                    window.setToken(i, random.nextInt(config.inputSize()));
+                } else {
+                    window.setInput(i / width, i % width, (float) random.nextDouble(-1, 1));
+                }
             }
-            be.uploadDoubles(inputs, ws.inputs());
-            float[] targets = new float[rows];
             for (int i = 0; i < rows; i++) {
-                targets[i] = random.nextInt(config.outputSize());
+                window.setTarget(i, random.nextInt(config.outputSize()));
             }
-            ws.setTargets(targets);
             for (int l = 0; l < config.layers(); l++) {
                 h0[l] = randomState(random);
                 c0[l] = cell.hasCellState() ? randomState(random) : null;

@@ -51,8 +51,9 @@ public final class Workspace implements AutoCloseable {
     private final int chunkSteps;    // S
     private final int[][] chunkStarts; // [segment]: local starts of its chunks, then its length
     private final boolean keepAllLogits; // the logits buffer holds every step: forward's dlogits serve backward
-    private final Tensor inputs;     // (T·B, 1) token ids, or (T·B, D) features
-    private final Tensor targets;    // (T·B, 1) class ids, -1 = no target
+    private final Window window;     // the whole window on the host: T·B ids or feature rows, T·B targets
+    private final Tensor inputs;     // (k·B, 1) token ids, or (k·B, D) features, of the segment in loadedInputs
+    private final Tensor targets;    // (k·B, 1) class ids, -1 = no target, of the segment in loadedTargets
     private final Tensor[] h0;       // per layer (B, H): state entering step 0
     private final Tensor[] hT;       // per layer (B, H): state after step T-1
     private final Tensor[] c0;       // per layer (B, H), LSTM: cell state entering step 0
@@ -73,7 +74,8 @@ public final class Workspace implements AutoCloseable {
     private final Tensor logits;     // (T·B or S·B, V): logits, then dL/dlogits in place
     private final Tensor losses;     // (same rows, 1)
     private final Tensor lossSum;    // (1, 1)
-    private int targetCount;
+    private int loadedInputs = -1;     // the segment whose inputs are on the device, or -1
+    private int loadedTargets = -1;    // the segment whose targets are on the device, or -1
     private int bufferedSegment = -1;  // checkpointed: the segment whose states are in the one buffer
     private boolean forwarded;         // forward ran since the last backward: gates hold activations, dlogits kept
 
@@ -112,8 +114,9 @@ public final class Workspace implements AutoCloseable {
         for (int s = 0; s < segments; s++) {
             chunkStarts[s] = chunkStartsOf(s);
         }
-        this.inputs = be.alloc(seqLen * batch, cfg.tokenInput() ? 1 : cfg.inputSize());
-        this.targets = be.alloc(seqLen * batch, 1);
+        this.window = new Window(be, cfg, seqLen * batch, segSteps * batch);
+        this.inputs = be.alloc(segSteps * batch, cfg.tokenInput() ? 1 : cfg.inputSize());
+        this.targets = be.alloc(segSteps * batch, 1);
         int buffers = resident ? segments : 1;
         boolean lstm = cell.hasCellState();
         boolean gru = cell.keepsRecurrentGate();
@@ -177,11 +180,12 @@ public final class Workspace implements AutoCloseable {
                 Math.max(1, maxLogitSteps(cfg, batch, seqLen, maxTensorFloats)));
     }
 
-    /** Steps of states one tensor holds: ((k+1)·B, H) states and (k·B, G·H) gates. */
+    /** Steps of a segment one tensor holds: ((k+1)·B, H) states, (k·B, G·H) gates and (k·B, D) inputs. */
     private static int maxStateSteps(RnnConfig cfg, int batch, int seqLen, long maxFloats) {
         long bh = (long) batch * cfg.hidden();
         long bgh = (long) batch * cfg.gateWidth();
-        return (int) Math.max(0, Math.min(seqLen, Math.min(maxFloats / bh - 1, maxFloats / bgh)));
+        long bd = (long) batch * (cfg.tokenInput() ? 1 : cfg.inputSize());
+        return (int) Math.max(0, Math.min(Math.min(seqLen, maxFloats / bd), Math.min(maxFloats / bh - 1, maxFloats / bgh)));
     }
 
     /** Steps of logits one tensor holds: (S·B, V). */
@@ -202,12 +206,6 @@ public final class Workspace implements AutoCloseable {
                     "one step's logits at B=%d, V=%d (%,d floats) exceed the %,d floats one tensor holds on %s;"
                             + " use a smaller --batch", batch, cfg.outputSize(), (long) batch * cfg.outputSize(),
                     maxFloats, be.name()));
-        }
-        long inputFloats = (long) seqLen * batch * (cfg.tokenInput() ? 1 : cfg.inputSize());
-        if (inputFloats > maxFloats) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "the inputs of one window (T·B·D = %,d floats) exceed the %,d floats one tensor holds on %s;"
-                            + " use a smaller --batch or --seq-len", inputFloats, maxFloats, be.name()));
         }
     }
 
@@ -254,10 +252,19 @@ public final class Workspace implements AutoCloseable {
     /** S: steps per output chunk and per weight-gradient GEMM. */
     public int chunkSteps() { return chunkSteps; }
 
-    /** (T·B, 1) token ids or (T·B, D) features; row t·B + b. */
+    /**
+     * The window on the host: token ids or features, and targets, of all T·B rows. Fill it before
+     * a forward pass; the passes upload it one segment at a time.
+     */
+    public Window window() { return window; }
+
+    /**
+     * The device copy of one segment's inputs, (k·B, 1) token ids or (k·B, D) features, rows
+     * local to the segment (with one segment: the whole window, (T·B, ·), after a forward pass).
+     */
     public Tensor inputs() { return inputs; }
 
-    /** (T·B, 1) target class ids; -1 marks a position without a target. */
+    /** The device copy of one segment's targets, (k·B, 1); -1 marks a position without a target. */
     public Tensor targets() { return targets; }
 
     /** Layer l's initial hidden state h0, (B, H). */
@@ -317,22 +324,30 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
-    public void setInputs(float[] values) { be.upload(values, inputs); }
+    /** Number of positions with a target in the current window. */
+    public int targetCount() { return window.targetCount(); }
 
-    /** Uploads targets (T·B values, row t·B + b) and counts those that are not -1. */
-    public void setTargets(float[] values) {
-        be.upload(values, targets);
-        int count = 0;
-        for (float v : values) {
-            if (v >= 0) {
-                count++;
-            }
+    /** Puts segment s's inputs on the device unless they are there. */
+    private void loadInputs(int s) {
+        if (loadedInputs != s) {
+            window.uploadInputs(segmentStart(s) * batch, inputs.rows(0, segmentLength(s) * batch));
+            loadedInputs = s;
         }
-        targetCount = count;
     }
 
-    /** Number of positions with a target in the current window. */
-    public int targetCount() { return targetCount; }
+    /** Puts segment s's targets on the device unless they are there. */
+    private void loadTargets(int s) {
+        if (loadedTargets != s) {
+            window.uploadTargets(segmentStart(s) * batch, targets.rows(0, segmentLength(s) * batch));
+            loadedTargets = s;
+        }
+    }
+
+    /** A pass starts from the window as the host holds it now: every segment is uploaded again. */
+    private void reloadWindow() {
+        loadedInputs = -1;
+        loadedTargets = -1;
+    }
 
     /** Sets every layer's h0 (and c0) to zero (start of an epoch). */
     public void resetState() {
@@ -379,6 +394,7 @@ public final class Workspace implements AutoCloseable {
         int len = segmentLength(s);
         int buf = bufferOf(s);
         bufferedSegment = s;
+        loadInputs(s);
         for (int l = 0; l < cfg.layers(); l++) {
             Cell.Weights w = weights[l];
             be.copy(entering(l, s, false), states[l][buf].rows(0, batch));
@@ -386,7 +402,7 @@ public final class Workspace implements AutoCloseable {
                 be.copy(entering(l, s, true), cStates[l][buf].rows(0, batch));
             }
             if (l == 0 && cfg.tokenInput()) {
-                be.gatherColumns(inputs.rows(start * batch, len * batch), w.wih(), gates[l][buf].rows(0, len * batch));
+                be.gatherColumns(inputs.rows(0, len * batch), w.wih(), gates[l][buf].rows(0, len * batch));
             } else {
                 int[] cs = chunkStarts[s];
                 for (int j = 0; j + 1 < cs.length; j++) {
@@ -402,11 +418,15 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
-    /** Inputs of layer l for `len` steps from `start` (within one segment): the features, or layer l-1's outputs. */
+    /**
+     * Inputs of layer l for `len` steps from `start` (within one segment, whose inputs are loaded):
+     * the features, or layer l-1's outputs.
+     */
     private Tensor layerInput(int l, int start, int len) {
         int s = start / segSteps;
-        return l == 0 ? inputs.rows(start * batch, len * batch)
-                : states[l - 1][bufferOf(s)].rows((start - segmentStart(s) + 1) * batch, len * batch);
+        int local = start - segmentStart(s);
+        return l == 0 ? inputs.rows(local * batch, len * batch)
+                : states[l - 1][bufferOf(s)].rows((local + 1) * batch, len * batch);
     }
 
     /** Keeps the state leaving segment s: the next segment's boundary, or the final state. */
@@ -430,6 +450,7 @@ public final class Workspace implements AutoCloseable {
 
     /** Runs the recurrence over all T steps without the output layer (sampling, state warm-up). */
     public void advance() {
+        reloadWindow();
         for (int s = 0; s < segments; s++) {
             runSegment(s);
             keepLeavingState(s);
@@ -451,9 +472,10 @@ public final class Workspace implements AutoCloseable {
      * device as {@link #lossSum}, so a whole training step can be queued (and recorded as a graph).
      */
     public void queueForward() {
-        if (targetCount == 0) {
-            throw new IllegalStateException("no targets set: call setTargets first");
+        if (window.targetCount() == 0) {
+            throw new IllegalStateException("no targets set: fill window() first");
         }
+        reloadWindow();
         float meanScale = meanScale();
         be.fill(lossSum, 0f);
         for (int s = 0; s < segments; s++) {
@@ -479,7 +501,7 @@ public final class Workspace implements AutoCloseable {
     public double loss() { return be.downloadDoubles(lossSum)[0] * meanScale(); }
 
     /** The loss is exactly meanScale·Σ losses, so its gradient uses the same float factor. */
-    private float meanScale() { return 1f / targetCount; }
+    private float meanScale() { return 1f / window.targetCount(); }
 
     /** First row of the logits buffer for local step c of segment s: its own rows when all are kept, else row 0. */
     private int logitRow(int s, int c) { return keepAllLogits ? (segmentStart(s) + c) * batch : 0; }
@@ -494,19 +516,21 @@ public final class Workspace implements AutoCloseable {
         Tensor top = states[cfg.layers() - 1][bufferOf(s)].rows((c + 1) * batch, n);   // (len·B, H)
         Tensor lg = logits.rows(row, n);                                                  // (len·B, V)
         be.gemm(false, top, true, rnn.param("Wya"), 1f, 0f, lg);
-        be.softmaxCrossEntropy(lg, rnn.param("by"), targets.rows((segmentStart(s) + c) * batch, n), meanScale,
-                lg, losses.rows(row, n));
+        loadTargets(s);
+        be.softmaxCrossEntropy(lg, rnn.param("by"), targets.rows(c * batch, n), meanScale, lg, losses.rows(row, n));
         return lg;
     }
 
     /**
-     * Runs the recurrence and returns, for every row t·B + b, the class with the largest logit
-     * (bias included). Downloads logits to the host: meant for evaluation, not training.
+     * Runs the recurrence and counts the rows of the window whose target (not −1) is the class
+     * with the largest logit (bias included; the first of equal ones). Downloads logits to the
+     * host one chunk at a time: meant for evaluation, not training.
      */
-    public int[] predict() {
+    public long correctPredictions() {
         int classes = cfg.outputSize();
         float[] bias = be.download(rnn.param("by"));
-        int[] predicted = new int[seqLen * batch];
+        long correct = 0;
+        reloadWindow();
         for (int s = 0; s < segments; s++) {
             runSegment(s);
             int[] cs = chunkStarts[s];
@@ -524,13 +548,13 @@ public final class Workspace implements AutoCloseable {
                             best = k;
                         }
                     }
-                    predicted[row0 + r] = best;
+                    correct += window.target(row0 + r) == best ? 1 : 0;
                 }
             }
             keepLeavingState(s);
         }
         forwarded = false;
-        return predicted;
+        return correct;
     }
 
     /** Logits (without the bias by) after the last step, from the top layer's final state; (B, V). */
@@ -605,8 +629,12 @@ public final class Workspace implements AutoCloseable {
             }
             Tensor dwih = rnn.grad(ParameterLayout.wax(l));    // (G·H, D_l)
             if (l == 0 && cfg.tokenInput()) {
-                be.scatterAddColumns(inputs.rows((start + c) * batch, n), dgc, dwih);
+                loadInputs(s);
+                be.scatterAddColumns(inputs.rows(c * batch, n), dgc, dwih);
             } else {
+                if (l == 0) {
+                    loadInputs(s);
+                }
                 be.gemm(true, dgc, false, layerInput(l, start + c, cl), 1f, 1f, dwih);
             }
             if (l > 0) {
@@ -617,6 +645,7 @@ public final class Workspace implements AutoCloseable {
 
     @Override
     public void close() {
+        window.close();
         be.free(inputs);
         be.free(targets);
         for (int l = 0; l < cfg.layers(); l++) {

@@ -31,8 +31,6 @@ public final class Trainer implements AutoCloseable {
     private final Workspace ws;
     private final Optimizer optimizer;
     private final TrainingStep stepper;
-    private final float[] inputs;
-    private final float[] targets;
     private final List<double[]> history = new ArrayList<>();     // {step, train loss}
     private final List<double[]> valHistory = new ArrayList<>();  // {step, validation loss}
     /** A loss this many times the uniform baseline ln V is reported as divergence while still finite. */
@@ -70,8 +68,6 @@ public final class Trainer implements AutoCloseable {
         this.ws = rnn.workspace(settings.batch(), settings.seqLen(), schedule);
         this.optimizer = new Optimizer(backend, settings.optimizer(), settings.lr(), (int) rnn.layout().total());
         this.stepper = new TrainingStep(backend, rnn, ws, optimizer, settings.clip());
-        this.inputs = new float[(int) ws.inputs().size()];
-        this.targets = new float[settings.batch() * settings.seqLen()];
         rnn.initialize(settings.seed());
         ws.resetState();
     }
@@ -125,9 +121,7 @@ public final class Trainer implements AutoCloseable {
         if (window == 0 || !data.carriesState()) {
             ws.resetState();
         }
-        data.fill(epoch, window, inputs, targets);
-        ws.setInputs(inputs);
-        ws.setTargets(targets);
+        data.fill(epoch, window, ws.window());
         TrainingStep.Result r = stepper.run();
         double loss = r.loss();
         double norm = r.gradNorm();

@@ -4,6 +4,7 @@ package bptt.train;
 import bptt.backend.Backend;
 import bptt.backend.DeviceSteps;
 import bptt.backend.KernelCalls;
+import bptt.backend.StagingBuffer;
 import bptt.rnn.Rnn;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
@@ -32,7 +33,7 @@ public final class TrainingStep implements AutoCloseable {
     private final double clip;
     private final DeviceSteps device;      // null: the host decides
     private final Tensor scalars;          // (1, STEP_SCALARS) on the device path
-    private final DeviceSteps.Staging corrections;  // Adam's two bias corrections, copied in before each step
+    private final StagingBuffer corrections;  // Adam's two bias corrections, uploaded in the step
 
     public TrainingStep(Backend backend, Rnn rnn, Workspace ws, Optimizer optimizer, double clip) {
         this.backend = backend;
@@ -42,7 +43,7 @@ public final class TrainingStep implements AutoCloseable {
         this.clip = clip;
         this.device = backend instanceof DeviceSteps d ? d : null;
         this.scalars = device != null ? backend.alloc(1, KernelCalls.STEP_SCALARS) : null;
-        this.corrections = device != null ? device.staging(2) : null;
+        this.corrections = device != null ? backend.allocStaging(2, StagingBuffer.Encoding.FLOAT32, 2) : null;
     }
 
     /** The step on the window already uploaded. */
@@ -65,11 +66,11 @@ public final class TrainingStep implements AutoCloseable {
 
     private Result onDevice() {
         float[] next = optimizer.nextCorrections();
-        corrections.put(0, next[0]);
-        corrections.put(1, next[1]);
+        corrections.putFloat(0, next[0]);
+        corrections.putFloat(1, next[1]);
         Tensor biases = scalars.slice(KernelCalls.BIAS1, 1, 2);               // (1, 2): BIAS1, BIAS2
         device.replay(new Key(this, ws.targetCount()), () -> {
-            corrections.copyTo(biases);
+            backend.uploadStaged(corrections, 0, biases);
             ws.queueForward();
             ws.backward();
             device.clipScale(rnn.grads(), ws.lossSum(), (float) clip, scalars);
@@ -89,7 +90,7 @@ public final class TrainingStep implements AutoCloseable {
     public void close() {
         if (device != null) {
             device.closeGraphs();
-            corrections.close();
+            backend.freeStaging(corrections);
             backend.free(scalars);
         }
     }

@@ -8,6 +8,7 @@ import bptt.backend.DeviceSteps;
 import bptt.backend.KernelCalls;
 import bptt.backend.KernelSource;
 import bptt.backend.LaunchCounters;
+import bptt.backend.StagingBuffer;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
 import jcuda.Pointer;
@@ -31,10 +32,11 @@ import jcuda.jcublas.cublasMath;
 import jcuda.jcublas.cublasStatus;
 import jcuda.runtime.cudaStream_t;
 
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -96,13 +98,13 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
     private final Map<CudaMemory, Boolean> live = new IdentityHashMap<>();
     private final Map<String, Slot> slots = new HashMap<>();
     private final Calls calls = new Calls();
+    private final Set<CudaStaging> pinned = Collections.newSetFromMap(new IdentityHashMap<>());
     private final String description;
     private final float[] alpha = new float[1];
     private final float[] beta = new float[1];
     private final Pointer alphaPointer = Pointer.to(alpha);
     private final Pointer betaPointer = Pointer.to(beta);
     private final List<CudaMemory> internal = new ArrayList<>();   // scratch, cuBLAS workspace, results: freed at close
-    private final List<PinnedStaging> stagings = new ArrayList<>();
     private final Map<Object, Graph> graphCache = new LinkedHashMap<>(16, 0.75f, true);
     private final Set<Object> warmedUp = new HashSet<>();
     private CUmodule module;
@@ -347,6 +349,82 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
         int result = JCudaDriver.cuMemcpyHtoD(mem(dst).at(dst.offset()), Pointer.to(src), (long) src.length * Sizeof.FLOAT);
         waitNanos += System.nanoTime() - t0;
         CudaErrors.check(result, "cuMemcpyHtoD");
+    }
+
+    /**
+     * Host staging in page-locked memory (cuMemAllocHost), so that uploads from it are truly
+     * asynchronous and a graph capture records them; ids get a device scratch of maxUpload values
+     * of their width, which the upload_staged kernel widens into the tensor.
+     */
+    private static final class CudaStaging extends StagingBuffer {
+        final Pointer host;
+        final CudaMemory raw;   // integers: the packed ids on the device before widening; null for floats
+
+        CudaStaging(CudaBackend owner, Pointer host, long length, Encoding encoding, int maxUpload, CudaMemory raw) {
+            super(owner, host.getByteBuffer(0, length * encoding.bytes), length, encoding, maxUpload);
+            this.host = host;
+            this.raw = raw;
+        }
+
+        /** The host address of value i. */
+        Pointer at(long i) { return host.withByteOffset(i * encoding().bytes); }
+    }
+
+    @Override
+    public StagingBuffer.Layout stagingLayout() { return new StagingBuffer.Layout(StagingBuffer.Place.PINNED, true); }
+
+    @Override
+    protected StagingBuffer allocStagingHook(long length, StagingBuffer.Encoding encoding, int maxUpload) {
+        bind();
+        long bytes = length * encoding.bytes;
+        Pointer host = new Pointer();
+        CudaErrors.check(JCudaDriver.cuMemAllocHost(host, bytes), "cuMemAllocHost(" + bytes + " bytes) for host staging");
+        CudaMemory raw = null;
+        try {
+            if (encoding.isInteger()) {
+                raw = (CudaMemory) allocCounted(((long) maxUpload * encoding.bytes + 3) / 4);
+            }
+            CudaStaging staging = new CudaStaging(this, host, length, encoding, maxUpload, raw);
+            ByteBuffer zero = host.getByteBuffer(0, bytes);
+            byte[] zeros = new byte[(int) Math.min(bytes, 1 << 16)];
+            while (zero.hasRemaining()) {
+                zero.put(zeros, 0, Math.min(zeros.length, zero.remaining()));
+            }
+            pinned.add(staging);
+            return staging;
+        } catch (RuntimeException e) {
+            JCudaDriver.cuMemFreeHost(host);
+            if (raw != null) {
+                freeCounted(raw);
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    protected void freeStagingHook(StagingBuffer buffer) {
+        bind();
+        CudaStaging s = (CudaStaging) buffer;
+        sync("before freeing host staging");   // no queued copy may still read it
+        pinned.remove(s);
+        CudaErrors.check(JCudaDriver.cuMemFreeHost(s.host), "cuMemFreeHost");
+        if (s.raw != null) {
+            freeCounted(s.raw);
+        }
+    }
+
+    @Override
+    protected void uploadStagedHook(StagingBuffer src, long first, Tensor dst) {
+        bind();
+        CudaStaging s = (CudaStaging) src;
+        int width = s.encoding().bytes;
+        long bytes = dst.size() * width;
+        CUdeviceptr target = s.raw != null ? s.raw.ptr : mem(dst).ptr.withByteOffset(dst.offset() * Sizeof.FLOAT);
+        CudaErrors.check(JCudaDriver.cuMemcpyHtoDAsync(target, s.at(first), bytes, stream), "cuMemcpyHtoDAsync");
+        syncIfAsked("cuMemcpyHtoDAsync");
+        if (s.raw != null) {
+            calls.uploadStaged(s.raw, dst, width);
+        }
     }
 
     @Override
@@ -718,59 +796,6 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
     }
 
     @Override
-    public Staging staging(int floats) {
-        bind();
-        PinnedStaging s = new PinnedStaging(floats);
-        stagings.add(s);
-        return s;
-    }
-
-    /** Page-locked host memory (cuMemAllocHost); its copies are cuMemcpyHtoDAsync on the stream. */
-    private final class PinnedStaging implements Staging {
-        private final Pointer host = new Pointer();
-        private final FloatBuffer view;
-        private final int floats;
-        private boolean freed;
-
-        PinnedStaging(int floats) {
-            if (floats < 1) {
-                throw new IllegalArgumentException("a staging buffer needs at least one float, got " + floats);
-            }
-            this.floats = floats;
-            CudaErrors.check(JCudaDriver.cuMemAllocHost(host, (long) floats * Sizeof.FLOAT),
-                    "cuMemAllocHost(" + (long) floats * Sizeof.FLOAT + " bytes)");
-            this.view = host.getByteBuffer(0, (long) floats * Sizeof.FLOAT).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        }
-
-        @Override
-        public void put(int i, float value) { view.put(i, value); }
-
-        @Override
-        public void copyTo(Tensor dst) {
-            if (dst.memory().owner() != CudaBackend.this || !dst.isContiguous() || dst.size() > floats) {
-                throw new IllegalArgumentException("a staging buffer of " + floats + " floats copies into a contiguous"
-                        + " tensor of this backend of at most that size, not " + dst.describe());
-            }
-            bind();
-            int result = JCudaDriver.cuMemcpyHtoDAsync(mem(dst).at(dst.offset()), host, dst.size() * Sizeof.FLOAT,
-                    stream);
-            if (result != CUresult.CUDA_SUCCESS) {
-                throw CudaErrors.failure(result, "cuMemcpyHtoDAsync of " + dst.size() + " floats");
-            }
-        }
-
-        @Override
-        public void close() {
-            if (!freed) {
-                freed = true;
-                stagings.remove(this);
-                bind();
-                CudaErrors.check(JCudaDriver.cuMemFreeHost(host), "cuMemFreeHost");
-            }
-        }
-    }
-
-    @Override
     public void replay(Object key, Runnable step) {
         if (!graphsOn) {
             step.run();
@@ -907,14 +932,14 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
             JCudaDriver.cuGraphExecDestroy(g.exec());
         }
         graphCache.clear();
-        for (PinnedStaging s : new ArrayList<>(stagings)) {
-            JCudaDriver.cuMemFreeHost(s.host);
-        }
-        stagings.clear();
         for (CudaMemory m : live.keySet()) {
             JCudaDriver.cuMemFree(m.ptr);
         }
         live.clear();
+        for (CudaStaging s : pinned) {
+            JCudaDriver.cuMemFreeHost(s.host);
+        }
+        pinned.clear();
         for (CudaMemory m : internal) {
             JCudaDriver.cuMemFree(m.ptr);
         }

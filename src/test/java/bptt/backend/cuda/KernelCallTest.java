@@ -173,6 +173,10 @@ class KernelCallTest {
                 k("scatter_add_partials", "ids", ids, "grad", grad, "partials", SCRATCH, "rows", 6, "hidden", 5,
                         "vocab", 9, "parts", 1, "per", 6),
                 k("scatter_add_total", "partials", SCRATCH, "tableGrad", table, "hidden", 5, "vocab", 9, "parts", 1)));
+        for (int width : new int[]{1, 2, 4}) {
+            covered.addAll(calls(sigs, c -> c.uploadStaged(slab.memory(), ids, width),
+                    k("upload_staged", "raw", new Buf(slab.memory(), 0), "dst", ids, "n", 6, "width", width)));
+        }
         Tensor big = t(1, 256);  // two levels: 256 squares, then one sum of them
         covered.addAll(calls(sigs, c -> c.sumOfSquares(big, total),
                 k("sum_of_squares", "x", big, "partials", SCRATCH, "n", 256, "parts", 256),

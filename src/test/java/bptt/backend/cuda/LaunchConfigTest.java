@@ -70,7 +70,7 @@ class LaunchConfigTest {
                 c -> c.scatterAddColumns(col, x, table), c -> c.sumOfSquares(x, one),
                 c -> c.setStepScalars(scalars, 1f, 1f, 1f), c -> c.clipScale(x, one, 5f, scalars),
                 c -> c.sgdUpdate(x, x, 0.1f, scalars), c -> c.adamUpdate(x, x, x, x, 0.1f, 0.9f, 0.99f, 1e-8f, scalars),
-                c -> c.adagradUpdate(x, x, x, 0.1f, 1e-8f, scalars));
+                c -> c.adagradUpdate(x, x, x, 0.1f, 1e-8f, scalars), c -> c.uploadStaged(ANY, x, 2));
     }
 
     /**
