@@ -100,10 +100,9 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
     private final Calls calls = new Calls();
     private final Set<CudaStaging> pinned = Collections.newSetFromMap(new IdentityHashMap<>());
     private final String description;
-    private final float[] alpha = new float[1];
-    private final float[] beta = new float[1];
-    private final Pointer alphaPointer = Pointer.to(alpha);
-    private final Pointer betaPointer = Pointer.to(beta);
+    private final ByteBuffer gemmScalars = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
+    private final Pointer alphaPointer = Pointer.to(gemmScalars.slice(0, 4).order(ByteOrder.nativeOrder()));
+    private final Pointer betaPointer = Pointer.to(gemmScalars.slice(4, 4).order(ByteOrder.nativeOrder()));
     private final List<CudaMemory> internal = new ArrayList<>();   // scratch, cuBLAS workspace, results: freed at close
     private final Map<Object, Graph> graphCache = new LinkedHashMap<>(16, 0.75f, true);
     private final Set<Object> warmedUp = new HashSet<>();
@@ -120,11 +119,14 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
     private boolean streamCreated;
     private boolean cublasCreated;
 
+    /** A device pointer that tells its address (JCuda keeps it in a field its subclasses may read). */
+    private static final class DevicePointer extends CUdeviceptr {
+        long address() { return getNativePointer(); }
+    }
+
     /** One allocation on this backend's device. */
     private static final class CudaMemory implements DeviceMemory {
-        final CUdeviceptr ptr = new CUdeviceptr();
-        /** What a kernel parameter holding this allocation's address points at. */
-        final Pointer arg = Pointer.to(ptr);
+        final DevicePointer ptr = new DevicePointer();
         final long floats;
         final CudaBackend owner;
         private long[] offsets;            // open addressing: the element offsets cuBLAS was handed ...
@@ -466,8 +468,8 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
     protected void gemmHook(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c) {
         bind();
         CublasSgemmArgs s = CublasSgemmArgs.forGemm(transA, a, transB, b, alpha, beta, c);
-        this.alpha[0] = s.alpha();
-        this.beta[0] = s.beta();
+        gemmScalars.putFloat(0, s.alpha());
+        gemmScalars.putFloat(4, s.beta());
         int status = JCublas2.cublasSgemm(cublas, s.transa(), s.transb(), s.m(), s.n(), s.k(), alphaPointer,
                 mem(s.a()).at(s.aOffset()), s.lda(), mem(s.b()).at(s.bOffset()), s.ldb(), betaPointer,
                 mem(s.c()).at(s.cOffset()), s.ldc());
@@ -505,27 +507,25 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
     }
 
     /**
-     * One kernel's launch, built once: the argument values live in arrays that JCuda reads when
-     * cuLaunchKernel is called, so a launch writes numbers into them and allocates nothing.
+     * One kernel's launch, built once: every parameter has an 8-byte place in one direct buffer,
+     * and cuLaunchKernel's kernelParams point at those places, so a launch writes the values (a
+     * device address, an int or a float) and allocates nothing; JCuda hands the driver the
+     * buffer's addresses without copying Java arrays.
      */
     private final class Slot implements KernelCalls.Args {
         private final String kernel;
         private final CUfunction function;
-        private final Pointer[] staged = new Pointer[MAX_PARAMS];
-        private final int[][] ints = new int[MAX_PARAMS][1];
-        private final float[][] floats = new float[MAX_PARAMS][1];
-        private final Pointer[] intPointers = new Pointer[MAX_PARAMS];
-        private final Pointer[] floatPointers = new Pointer[MAX_PARAMS];
-        private Pointer[] params;          // exactly the kernel's parameters, made at the first launch
-        private Pointer kernelParams;
+        private final ByteBuffer values = ByteBuffer.allocateDirect(8 * MAX_PARAMS).order(ByteOrder.nativeOrder());
+        private final Pointer[] places = new Pointer[MAX_PARAMS];
+        private Pointer kernelParams;      // the first `params` places, made at the first launch
+        private int params = -1;
         private int count;
 
         Slot(String kernel, CUfunction function) {
             this.kernel = kernel;
             this.function = function;
             for (int i = 0; i < MAX_PARAMS; i++) {
-                intPointers[i] = Pointer.to(ints[i]);
-                floatPointers[i] = Pointer.to(floats[i]);
+                places[i] = Pointer.to(values.slice(8 * i, 8).order(ByteOrder.nativeOrder()));
             }
         }
 
@@ -540,10 +540,8 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
                 throw new IllegalArgumentException("kernel " + kernel + ": a buffer reaching element " + (offset + size)
                         + " is beyond the kernels' 32-bit int offsets (2^31-1 floats); use a smaller model or batch");
             }
-            staged[count++] = ((CudaMemory) memory).arg;
-            ints[count][0] = (int) offset;
-            staged[count] = intPointers[count];
-            count++;
+            values.putLong(8 * count++, ((CudaMemory) memory).ptr.address());
+            values.putInt(8 * count++, (int) offset);
             return this;
         }
 
@@ -552,17 +550,13 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
             if (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException("kernel " + kernel + ": size " + value + " does not fit an int");
             }
-            ints[count][0] = (int) value;
-            staged[count] = intPointers[count];
-            count++;
+            values.putInt(8 * count++, (int) value);
             return this;
         }
 
         @Override
         public Slot f(float value) {
-            floats[count][0] = value;
-            staged[count] = floatPointers[count];
-            count++;
+            values.putFloat(8 * count++, value);
             return this;
         }
 
@@ -573,14 +567,12 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
             }
             int block = LaunchConfig.blockFor(kernel, threads, LaunchConfig.DEFAULT_BLOCK, limits);
             int grid = LaunchConfig.gridFor(kernel, threads, block, limits);
-            if (params == null) {
-                params = Arrays.copyOf(staged, count);
-                kernelParams = Pointer.to(params);
-            } else if (params.length != count) {
+            if (params < 0) {
+                params = count;
+                kernelParams = Pointer.to(Arrays.copyOf(places, count));
+            } else if (params != count) {
                 throw new IllegalStateException("kernel " + kernel + " was given " + count + " parameters, before "
-                        + params.length);
-            } else {
-                System.arraycopy(staged, 0, params, 0, count);
+                        + params);
             }
             int result = JCudaDriver.cuLaunchKernel(function, grid, 1, 1, block, 1, 1, 0, stream, kernelParams, null);
             deviceLaunches++;
