@@ -94,6 +94,42 @@ class CudaGraphTest {
     }
 
     /**
+     * With graphs on, a step runs eagerly the first time, is recorded the second, and from then
+     * on is one host launch call (cuGraphLaunch) that runs as many kernels and GEMMs as an eager
+     * step launches one by one; outside the graph the trainer carries the state into the next
+     * window, one copy per layer (GRU: h only). The README's "1 + L host calls per step".
+     */
+    @Test
+    void aReplayedStepIsOneHostLaunchOfEveryKernel() {
+        TrainSettings s = settings(Cell.GRU, Optimizer.Kind.ADAM, 0.01f, 10);
+        try (Backend be = CudaBackend.open(EmulatedDevices.SM_86);
+             Trainer t = new Trainer(be, corpus, s, Schedule.full())) {
+            LaunchCounters counters = (LaunchCounters) be;
+            ((DeviceSteps) be).useGraphs(false);
+            stepLaunches(t, counters);                  // the first window also resets the state
+            long[] eager = stepLaunches(t, counters);
+            ((DeviceSteps) be).useGraphs(true);
+            stepLaunches(t, counters);                  // eager, the first time a step is seen
+            stepLaunches(t, counters);                  // recorded, then launched
+            for (int i = 0; i < 3; i++) {
+                long[] replay = stepLaunches(t, counters);
+                assertTrue(t.window() > 0, "no epoch ends within these steps (the state is carried, not reset)");
+                assertEquals(1 + s.layers(), replay[1], "host launch calls of a replayed step and its state carry");
+                assertEquals(eager[0], replay[0], "kernels and GEMMs a replayed step and its carry run");
+                assertEquals(eager[0], eager[1], "an eager step launches each of them from the host");
+            }
+        }
+    }
+
+    /** {device launches, host launch calls} of one training step. */
+    private static long[] stepLaunches(Trainer t, LaunchCounters counters) {
+        long device = counters.deviceLaunches();
+        long host = counters.hostLaunches();
+        t.trainStep();
+        return new long[]{counters.deviceLaunches() - device, counters.hostLaunches() - host};
+    }
+
+    /**
      * A replayed step whose loss overflows is reported as diverged and changes no weight: the
      * device saw the non-finite sums and skipped the update.
      */
