@@ -4,6 +4,8 @@ package bptt.backend;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
 
+import java.util.Map;
+
 /**
  * The ABI of {@code kernels/} (kernels/README.md) written once: for each op, which kernels run,
  * with which arguments in which order (each buffer as its allocation and an int offset in floats,
@@ -34,6 +36,32 @@ public abstract class KernelCalls {
 
     /** Starts the call of {@code kernel}: its arguments follow, then {@link Args#run}. */
     protected abstract Args begin(String kernel);
+
+    /** A launching backend's per-kernel slot, or an error: every kernel of kernels/ has one. */
+    protected static <S> S slotOf(Map<String, S> slots, String kernel) {
+        S slot = slots.get(kernel);
+        if (slot == null) {
+            throw new IllegalStateException("kernel " + kernel + " is not in kernels/ (KernelSource.kernelNames())");
+        }
+        return slot;
+    }
+
+    /** The int offset of a buffer argument reaching element offset + size: the kernels index with 32-bit ints. */
+    public static int offsetArg(String kernel, long offset, long size) {
+        if (offset + size > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("kernel " + kernel + ": a buffer reaching element " + (offset + size)
+                    + " is beyond the kernels' 32-bit int offsets (2^31-1 floats); use a smaller model or batch");
+        }
+        return (int) offset;
+    }
+
+    /** A size argument as the kernels' int. */
+    public static int intArg(String kernel, long value) {
+        if (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("kernel " + kernel + ": size " + value + " does not fit an int");
+        }
+        return (int) value;
+    }
 
     /** Device memory of at least {@code floats} floats, from its start, that the current op may use until the next. */
     protected abstract DeviceMemory scratch(long floats);

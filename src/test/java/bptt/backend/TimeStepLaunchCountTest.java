@@ -8,7 +8,6 @@ import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
 import bptt.rnn.WindowFill;
 import bptt.rnn.Workspace;
-import bptt.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -55,34 +54,17 @@ class TimeStepLaunchCountTest {
         return new long[]{c.deviceLaunches() - device, c.hostLaunches() - host};
     }
 
-    private static void assertTwo(Backend be, String what, Runnable op) {
-        long[] n = launches(be, op);
-        assertEquals(2, n[0], be.name() + " " + what + ": kernels and GEMMs the device runs");
-        assertEquals(2, n[1], be.name() + " " + what + ": launch calls the host makes");
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"cuda", "opencl"})
     void everyStepOpIsTwoLaunches(String backend) {
         Backend be = TestBackends.open(backend);
-        Tensor hPrev = be.alloc(B, H), h = be.alloc(B, H), cPrev = be.alloc(B, H), c = be.alloc(B, H);
-        Tensor dh = be.alloc(B, H), dnext = be.alloc(B, H), dc = be.alloc(B, H), hn = be.alloc(B, H);
-        Tensor w1 = be.alloc(H, H), w4 = be.alloc(4 * H, H), w3 = be.alloc(3 * H, H);
-        Tensor b1 = be.alloc(1, H), b4i = be.alloc(1, 4 * H), b4h = be.alloc(1, 4 * H);
-        Tensor b3i = be.alloc(1, 3 * H), b3h = be.alloc(1, 3 * H);
-        Tensor g4 = be.alloc(B, 4 * H), g3 = be.alloc(B, 3 * H), hh = be.alloc(B, 3 * H), dg3 = be.alloc(B, 3 * H);
-        try {
-            assertTwo(be, "tanhStepForward", () -> be.tanhStepForward(hPrev, w1, b1, h));
-            assertTwo(be, "tanhStepBackward", () -> be.tanhStepBackward(h, w1, dh, dnext));
-            assertTwo(be, "lstmStepForward", () -> be.lstmStepForward(hPrev, cPrev, w4, b4i, b4h, g4, c, h));
-            assertTwo(be, "lstmStepBackward", () -> be.lstmStepBackward(g4, cPrev, c, w4, dh, dc, dnext));
-            assertTwo(be, "gruStepForward", () -> be.gruStepForward(hPrev, w3, b3i, b3h, g3, hh, hn, h));
-            assertTwo(be, "gruStepBackward", () -> be.gruStepBackward(g3, hn, hPrev, w3, dh, dg3, dnext));
-        } finally {
-            for (Tensor t : new Tensor[]{hPrev, h, cPrev, c, dh, dnext, dc, hn, w1, w4, w3, b1, b4i, b4h, b3i, b3h,
-                    g4, g3, hh, dg3}) {
-                be.free(t);
-            }
+        try (StepOps steps = new StepOps(be, B, H)) {
+            assertEquals(6, steps.ops.size(), "every cell's step op, forward and backward");
+            steps.ops.forEach((name, op) -> {
+                long[] n = launches(be, op);
+                assertEquals(2, n[0], be.name() + " " + name + ": kernels and GEMMs the device runs");
+                assertEquals(2, n[1], be.name() + " " + name + ": launch calls the host makes");
+            });
         }
     }
 

@@ -536,21 +536,15 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
 
         @Override
         public Slot buf(DeviceMemory memory, long offset, long size) {
-            if (offset + size > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("kernel " + kernel + ": a buffer reaching element " + (offset + size)
-                        + " is beyond the kernels' 32-bit int offsets (2^31-1 floats); use a smaller model or batch");
-            }
+            int at = KernelCalls.offsetArg(kernel, offset, size);
             values.putLong(8 * count++, ((CudaMemory) memory).ptr.address());
-            values.putInt(8 * count++, (int) offset);
+            values.putInt(8 * count++, at);
             return this;
         }
 
         @Override
         public Slot i(long value) {
-            if (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("kernel " + kernel + ": size " + value + " does not fit an int");
-            }
-            values.putInt(8 * count++, (int) value);
+            values.putInt(8 * count++, KernelCalls.intArg(kernel, value));
             return this;
         }
 
@@ -591,11 +585,7 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
     private final class Calls extends KernelCalls {
         @Override
         protected Args begin(String kernel) {
-            Slot slot = slots.get(kernel);
-            if (slot == null) {
-                throw new IllegalStateException("kernel " + kernel + " is not in kernels/ (KernelSource.kernelNames())");
-            }
-            return slot.start();
+            return slotOf(slots, kernel).start();
         }
 
         @Override

@@ -415,20 +415,14 @@ public final class OpenClBackend extends AbstractBackend implements LaunchCounte
 
         @Override
         public Slot buf(DeviceMemory memory, long offset, long size) {
-            if (offset + size > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("kernel " + name + ": a buffer reaching element " + (offset + size)
-                        + " is beyond the kernels' 32-bit int offsets; use a smaller model or batch");
-            }
+            int at = KernelCalls.offsetArg(name, offset, size);
             CL.clSetKernelArg(kernel, index++, Sizeof.cl_mem, ((ClMemory) memory).arg);
-            return i(offset);
+            return i(at);
         }
 
         @Override
         public Slot i(long value) {
-            if (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("kernel " + name + ": size " + value + " does not fit an int");
-            }
-            ints[index][0] = (int) value;
+            ints[index][0] = KernelCalls.intArg(name, value);
             CL.clSetKernelArg(kernel, index, Sizeof.cl_int, intPointers[index]);
             index++;
             return this;
@@ -461,11 +455,7 @@ public final class OpenClBackend extends AbstractBackend implements LaunchCounte
     private final class Calls extends KernelCalls {
         @Override
         protected Args begin(String kernel) {
-            Slot slot = slots.get(kernel);
-            if (slot == null) {
-                throw new IllegalStateException("kernel " + kernel + " is not in kernels/ (KernelSource.kernelNames())");
-            }
-            return slot.start();
+            return slotOf(slots, kernel).start();
         }
 
         @Override
