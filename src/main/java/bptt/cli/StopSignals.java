@@ -47,8 +47,9 @@ final class StopSignals implements AutoCloseable {
     /** 130 after Ctrl-C, 143 after SIGTERM. */
     int exitCode() { return received; }
 
+    /** Puts the previous handlers back; one the JDK could not hand back as a SignalHandler (null) becomes the default. */
     @Override
     public void close() {
-        previous.forEach(Signal::handle);
+        previous.forEach((signal, handler) -> Signal.handle(signal, handler != null ? handler : SignalHandler.SIG_DFL));
     }
 }
