@@ -47,9 +47,18 @@ final class StopSignals implements AutoCloseable {
     /** 130 after Ctrl-C, 143 after SIGTERM. */
     int exitCode() { return received; }
 
-    /** Puts the previous handlers back; one the JDK could not hand back as a SignalHandler (null) becomes the default. */
+    /**
+     * Puts back each previous handler. Signal.handle may report none (null: a handler installed
+     * outside sun.misc, seen when commands run one after another in one JVM); then this one stays,
+     * disarmed, so a signal still ends the process with 128 + its number.
+     */
     @Override
     public void close() {
-        previous.forEach((signal, handler) -> Signal.handle(signal, handler != null ? handler : SignalHandler.SIG_DFL));
+        armed = false;
+        previous.forEach((signal, handler) -> {
+            if (handler != null) {
+                Signal.handle(signal, handler);
+            }
+        });
     }
 }
