@@ -48,12 +48,17 @@ final class StopSignals implements AutoCloseable {
     int exitCode() { return received; }
 
     /**
-     * Signal.handle may report the previous handler as null (it did in a full test run, where
-     * commands run one after another on several threads of one JVM); restoring null throws, so
-     * the default handler is restored in its place.
+     * Puts back each previous handler. Signal.handle may report none (null: a handler installed
+     * outside sun.misc, seen when commands run one after another in one JVM); then this one stays,
+     * disarmed, so a signal still ends the process with 128 + its number.
      */
     @Override
     public void close() {
-        previous.forEach((signal, handler) -> Signal.handle(signal, handler != null ? handler : SignalHandler.SIG_DFL));
+        armed = false;
+        previous.forEach((signal, handler) -> {
+            if (handler != null) {
+                Signal.handle(signal, handler);
+            }
+        });
     }
 }
