@@ -49,15 +49,20 @@ final class StopSignals implements AutoCloseable {
 
     /**
      * Puts back each previous handler. Signal.handle may report none (null: a handler installed
-     * outside sun.misc, seen when commands run one after another in one JVM); then this one stays,
-     * disarmed, so a signal still ends the process with 128 + its number.
+     * outside sun.misc, seen when commands run one after another in one JVM), or a wrapper of none,
+     * which it then refuses to put back (NullPointerException, before changing anything); either
+     * way this one stays, disarmed, so a signal still ends the process with 128 + its number.
      */
     @Override
     public void close() {
         armed = false;
         previous.forEach((signal, handler) -> {
             if (handler != null) {
-                Signal.handle(signal, handler);
+                try {
+                    Signal.handle(signal, handler);
+                } catch (NullPointerException wrapsNone) {
+                    // the JDK had no previous handler to give back: keep this one, disarmed
+                }
             }
         });
     }
