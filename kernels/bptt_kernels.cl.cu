@@ -129,6 +129,39 @@ KERNEL void softmax_cross_entropy(GLOBAL const float* logits, int logitsOff, GLO
     }
 }
 
+/* Row-wise mean squared error of p = predictions (rows, cols) + bias (1, cols) against targets
+ * (rows, cols): losses (rows, 1) = sum_j (p - y)^2 / cols, dpredictions (rows, cols) = gradScale *
+ * 2 (p - y) / cols; rows whose mask (rows, 1) is not above 0 get loss 0 and a zero gradient.
+ * dpredictions may be the predictions buffer itself (same offset): each element is read before
+ * it is written, so neither pointer is RESTRICT. One thread per row, summing its columns in order. */
+KERNEL void mean_squared_error(GLOBAL const float* predictions, int predictionsOff, GLOBAL const float* RESTRICT bias,
+                               int biasOff, GLOBAL const float* RESTRICT targets, int targetsOff,
+                               GLOBAL const float* RESTRICT mask, int maskOff, GLOBAL float* dpredictions,
+                               int dpredictionsOff, GLOBAL float* RESTRICT losses, int lossesOff, int rows, int cols,
+                               float gradScale)
+{
+    const int r = GLOBAL_ID();
+    if (r >= rows) return;
+    const int pOff = predictionsOff + r * cols;
+    const int yOff = targetsOff + r * cols;
+    const int dOff = dpredictionsOff + r * cols;
+    if (!(mask[maskOff + r] > 0.0f)) {
+        losses[lossesOff + r] = 0.0f;
+        for (int j = 0; j < cols; j++) {
+            dpredictions[dOff + j] = 0.0f;
+        }
+        return;
+    }
+    const float perColumn = 1.0f / (float) cols;
+    float sum = 0.0f;
+    for (int j = 0; j < cols; j++) {
+        const float e = predictions[pOff + j] + bias[biasOff + j] - targets[yOff + j];
+        sum += e * e;
+        dpredictions[dOff + j] = 2.0f * e * perColumn * gradScale;
+    }
+    losses[lossesOff + r] = sum * perColumn;
+}
+
 /* out (rows, hidden)[r, h] = table (hidden, vocab)[h, ids[r]]: the one-hot input projection.
  * One thread per output element; an invalid id yields NaN. */
 KERNEL void gather_columns(GLOBAL const float* RESTRICT ids, int idsOff, GLOBAL const float* RESTRICT table,

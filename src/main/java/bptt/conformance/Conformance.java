@@ -105,7 +105,7 @@ public final class Conformance {
         list.add(new ModelCheck(Cell.LSTM, true, 2, 17, 33, 65, 33));
         list.add(new ModelCheck(Cell.GRU, false, 1, 3, 17, 33, 129));
         for (Check c : OpChecks.elementwise(3 * 129, 65)) {
-            if (c.name().startsWith("sumRows") || c.name().startsWith("softmax") || c.name().startsWith("scatter")
+            if (c.name().startsWith("sumRows") || c.name().startsWith("softmax") || c.name().startsWith("meanSquared") || c.name().startsWith("scatter")
                     || c.name().startsWith("sumOfSquares")) {
                 list.add(c);
             }

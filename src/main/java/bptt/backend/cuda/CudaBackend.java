@@ -378,6 +378,12 @@ public final class CudaBackend extends AbstractBackend {
     }
 
     @Override
+    protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                        Tensor dpredictions, Tensor losses) {
+        launch(KernelCall.meanSquaredError(predictions, bias, targets, mask, gradScale, dpredictions, losses, limits));
+    }
+
+    @Override
     protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
         launch(KernelCall.gatherColumns(ids, table, out, limits));
     }

@@ -140,6 +140,14 @@ record KernelCall(String kernel, LaunchConfig launch, List<Arg> args) {
                 .launch(LaunchConfig.softmaxCrossEntropy(logits.rows(), lim));
     }
 
+    /** predictions, targets, dpredictions (rows, cols); bias (1, cols); mask, losses (rows, 1). */
+    static KernelCall meanSquaredError(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                       Tensor dpredictions, Tensor losses, LaunchConfig.Limits lim) {
+        return call("mean_squared_error").buf(predictions).buf(bias).buf(targets).buf(mask).buf(dpredictions)
+                .buf(losses).i(predictions.rows()).i(predictions.cols()).f(gradScale)
+                .launch(LaunchConfig.meanSquaredError(predictions.rows(), lim));
+    }
+
     /** ids (rows, 1), table (hidden, vocab), out (rows, hidden). */
     static KernelCall gatherColumns(Tensor ids, Tensor table, Tensor out, LaunchConfig.Limits lim) {
         return call("gather_columns").buf(ids).buf(table).buf(out).i(out.rows()).i(out.cols()).i(table.cols())

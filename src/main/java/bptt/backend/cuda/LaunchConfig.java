@@ -103,6 +103,11 @@ public record LaunchConfig(String kernel, long threads, int grid, int block, int
         return plan("softmax_cross_entropy", rows, limits);
     }
 
+    /** mean_squared_error of predictions (rows, cols): one thread per row. */
+    public static LaunchConfig meanSquaredError(int rows, Limits limits) {
+        return plan("mean_squared_error", rows, limits);
+    }
+
     /** gather_columns into out (rows, hidden): one thread per output element. */
     public static LaunchConfig gatherColumns(int rows, int hidden, Limits limits) {
         return plan("gather_columns", (long) rows * hidden, limits);

@@ -381,6 +381,14 @@ public final class OpenClBackend extends AbstractBackend {
     }
 
     @Override
+    protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                        Tensor dpredictions, Tensor losses) {
+        launch("mean_squared_error", predictions.rows(), mem(predictions), off(predictions), mem(bias), off(bias),
+                mem(targets), off(targets), mem(mask), off(mask), mem(dpredictions), off(dpredictions), mem(losses),
+                off(losses), predictions.rows(), predictions.cols(), gradScale);
+    }
+
+    @Override
     protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
         launch("gather_columns", n(out), mem(ids), off(ids), mem(table), off(table), mem(out), off(out),
                 out.rows(), out.cols(), table.cols());

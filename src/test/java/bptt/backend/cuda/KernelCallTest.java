@@ -125,6 +125,10 @@ class KernelCallTest {
         covered.add(call(sigs, KernelCall.softmaxCrossEntropy(logits, lbias, targets, 0.125f, dlogits, losses, LIM),
                 "logits", logits, "bias", lbias, "targets", targets, "dlogits", dlogits, "losses", losses,
                 "rows", 4, "cols", 7, "gradScale", 0.125f));
+        Tensor mask = t(4, 1);
+        covered.add(call(sigs, KernelCall.meanSquaredError(logits, lbias, dlogits, mask, 0.125f, logits, losses, LIM),
+                "predictions", logits, "bias", lbias, "targets", dlogits, "mask", mask, "dpredictions", logits,
+                "losses", losses, "rows", 4, "cols", 7, "gradScale", 0.125f));
         covered.add(call(sigs, KernelCall.gatherColumns(ids, table, out, LIM), "ids", ids, "table", table, "out", out,
                 "rows", 6, "hidden", 5, "vocab", 9));
         covered.add(call(sigs, KernelCall.scatterAddColumns(ids, grad, table, LIM), "ids", ids, "grad", grad,

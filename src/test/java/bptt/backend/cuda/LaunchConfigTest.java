@@ -44,6 +44,8 @@ class LaunchConfigTest {
         k.put("sum_rows", new Kernel("cols", s -> (long) s.cols(), s -> LaunchConfig.sumRows(s.cols(), lim)));
         k.put("softmax_cross_entropy", new Kernel("rows", s -> (long) s.rows(),
                 s -> LaunchConfig.softmaxCrossEntropy(s.rows(), lim)));
+        k.put("mean_squared_error", new Kernel("rows", s -> (long) s.rows(),
+                s -> LaunchConfig.meanSquaredError(s.rows(), lim)));
         k.put("gather_columns", new Kernel("rows * hidden", Sizes::n,
                 s -> LaunchConfig.gatherColumns(s.rows(), s.cols(), lim)));
         k.put("scatter_add_columns", new Kernel("hidden", s -> (long) s.cols(),

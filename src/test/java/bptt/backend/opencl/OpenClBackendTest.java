@@ -33,7 +33,7 @@ class OpenClBackendTest {
             assertTrue(methods.contains(camel(base)), "kernel " + k + " has no Backend method " + camel(base));
         }
         for (String m : List.of("fill", "copy", "axpy", "scale", "biasTanh", "tanhBackward", "sumRows",
-                "softmaxCrossEntropy", "gatherColumns", "scatterAddColumns", "sumOfSquares", "sgdUpdate",
+                "softmaxCrossEntropy", "meanSquaredError", "gatherColumns", "scatterAddColumns", "sumOfSquares", "sgdUpdate",
                 "adamUpdate", "adagradUpdate")) {
             assertTrue(kernels.stream().anyMatch(k -> camel(k).equals(m)), "no kernel for Backend." + m);
         }
