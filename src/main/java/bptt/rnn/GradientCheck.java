@@ -58,15 +58,14 @@ public final class GradientCheck {
             }
             be.uploadDoubles(p, rnn.params());
             params = p;
-            int rows = batch * seqLen;
             double[] inputs = new double[(int) ws.inputs().size()];
             for (int i = 0; i < inputs.length; i++) {
                 inputs[i] = config.tokenInput() ? random.nextInt(config.inputSize()) : random.nextDouble(-1, 1);
             }
             be.uploadDoubles(inputs, ws.inputs());
-            float[] targets = new float[rows];
-            for (int i = 0; i < rows; i++) {
-                targets[i] = random.nextInt(config.outputSize());
+            float[] targets = new float[ws.targetValues()];
+            for (int i = 0; i < targets.length; i++) {
+                targets[i] = config.output().regression() ? (float) random.nextDouble(-1, 1) : random.nextInt(config.outputSize());
             }
             ws.setTargets(targets);
             for (int l = 0; l < config.layers(); l++) {

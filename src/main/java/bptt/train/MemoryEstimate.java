@@ -21,15 +21,18 @@ import java.util.function.Function;
  *   <li>parameters P = {@link ParameterLayout#count}; the Rnn holds parameters and gradients, 2·P floats;</li>
  *   <li>optimizer state: Adam 2·P (m, v), Adagrad P (cache), SGD none;</li>
  *   <li>activations: what {@code Workspace} allocates for (B, T) windows under the plan
- *       {@link Workspace#plan} makes: inputs (T·B, 1 or D) and targets (T·B, 1); per layer h0,
+ *       {@link Workspace#plan} makes: inputs (T·B, 1 or D) and targets (R, 1), or (R, D_out)
+ *       and a (R, 1) mask for a regression output, with R = T·B target rows (B per sequence); per layer h0,
  *       hT and dnext (B, H) each, the kept states — (T + segments)·B·H with full storage (one
  *       extra block per segment), or (k + 1)·B·H plus (segments − 1)·B·H boundaries when
  *       checkpointed — and dh (k·B, H); LSTM the same again for c; LSTM and GRU their gates,
  *       (T or k)·B·G·H; GRU hn (T or k)·B·H, its (B, 3H) recurrent product and (k·B, 3H)
  *       recurrent gate gradients; logits (L·B, V), losses (L·B, 1) and the loss sum (1, 1), with
- *       L = T when full storage keeps every step's logits, else the output chunk S;</li>
+ *       L = T when full storage keeps every step's logits, else the output chunk S (L = 1 for a
+ *       per-sequence output);</li>
  *   <li>host heap: a checkpoint holds the parameters twice (the slab and PyTorch-named copies)
- *       and the optimizer state once while it is written, plus the window's inputs and targets.</li>
+ *       and the optimizer state once while it is written, plus the window's inputs and targets
+ *       (a regression output's target values twice, as the window has them and as uploaded, and its mask).</li>
  * </ul>
  *
  * @param parameters     P, floats in the parameter slab
@@ -60,7 +63,8 @@ public record MemoryEstimate(long parameters, long weightBytes, long optimizerBy
             case ADAGRAD -> 1;
         };
         long activations = activationFloats(config, batch, seqLen, schedule, maxTensorFloats);
-        long window = mul((long) batch * seqLen, config.tokenInput() ? 2 : 1L + config.inputSize());
+        long window = add(mul((long) batch * seqLen, config.tokenInput() ? 1 : config.inputSize()),
+                mul(config.targetRows(batch, seqLen), config.output().regression() ? 2L * config.targetWidth() + 1 : 1));
         long host = add(mul(p, 2 + slabs), window);
         return new MemoryEstimate(p, bytes(mul(p, 2)), bytes(mul(p, slabs)), bytes(activations), bytes(host));
     }
@@ -74,7 +78,9 @@ public record MemoryEstimate(long parameters, long weightBytes, long optimizerBy
         long segments = (seqLen + k - 1) / k;
         int hc = cell.hasCellState() ? 2 : 1;                 // h, and c for LSTM
         long rows = (long) seqLen * batch;
-        long window = add(mul(rows, config.tokenInput() ? 1 : config.inputSize()), rows);
+        long targetRows = config.targetRows(batch, seqLen);
+        long window = add(mul(rows, config.tokenInput() ? 1 : config.inputSize()),
+                mul(targetRows, config.targetWidth() + (config.output().regression() ? 1 : 0)));
         long stepsKept = plan.resident() ? seqLen : k;          // per-step gates (and hn) kept
         long states = plan.resident() ? mul(seqLen + segments, bh) : add(mul(k + 1, bh),
                 segments > 1 ? mul(segments - 1, bh) : 0);      // blocks of h (with entering blocks), boundaries
@@ -86,7 +92,7 @@ public record MemoryEstimate(long parameters, long weightBytes, long optimizerBy
         if (cell.keepsRecurrentGate()) {
             perLayer = add(add(perLayer, mul(stepsKept, bh)), add(bgh, mul(k, bgh)));  // hn, hh scratch, dgatesHh
         }
-        long logitRows = (long) plan.logitSteps() * batch;
+        long logitRows = config.output().perSequence() ? batch : (long) plan.logitSteps() * batch;
         long output = add(mul(logitRows, config.outputSize()), logitRows + 1);
         return add(add(window, mul(config.layers(), perLayer)), output);
     }
