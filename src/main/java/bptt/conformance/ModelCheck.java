@@ -3,7 +3,7 @@ package bptt.conformance;
 
 import bptt.backend.Backend;
 import bptt.rnn.Cell;
-import bptt.rnn.Output;
+import bptt.rnn.OutputKind;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
 
 /**
  * One training step's math on a (B, H, V, T) problem with L layers of a cell, token or dense
- * input and an output ({@link Output}: V classes or V values, per step or per sequence):
+ * input and an output ({@link OutputKind}: V classes or V values, per step or per sequence):
  * parameters from {@link Rnn#initialize}, random h0 (and c0), inputs and targets (about one in
  * eight target rows has none), every activation and gradient buffer poisoned with NaN first.
  * Compares the loss, every layer's outputs h_t (with full storage) or final state (checkpointed),
@@ -25,12 +25,12 @@ import java.util.SplittableRandom;
  * checkpointed BPTT is held to the same tolerance.
  */
 public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen,
-                         int checkpointEvery, Output output) implements Check {
+                         int checkpointEvery, OutputKind output) implements Check {
 
     /** A model with a class at every step, checkpointed every k steps (0 = full storage). */
     public ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen,
                       int checkpointEvery) {
-        this(cell, tokenInput, layers, batch, hidden, vocab, seqLen, checkpointEvery, Output.CLASSES);
+        this(cell, tokenInput, layers, batch, hidden, vocab, seqLen, checkpointEvery, OutputKind.CLASSES);
     }
 
     /** A tanh model, checkpointed every k steps (0 = full storage). */
@@ -55,7 +55,7 @@ public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, i
     @Override
     public String name() {
         return "model " + (cell == Cell.TANH ? "" : cell.option() + " ") + (tokenInput ? "token" : "dense") + " L="
-                + layers + (checkpointEvery > 0 ? " ckpt" : "") + (output == Output.CLASSES ? "" : " " + output.id());
+                + layers + (checkpointEvery > 0 ? " ckpt" : "") + (output == OutputKind.CLASSES ? "" : " " + output.id());
     }
 
     @Override

@@ -12,7 +12,7 @@ package bptt.rnn;
  * @param output     what the output layer predicts: classes or values, per step or per sequence
  */
 public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layers, int outputSize, Cell cell,
-                        Output output) {
+                        OutputKind output) {
     public RnnConfig {
         if (output == null) {
             throw new IllegalArgumentException("an output is needed: classes or values, per step or per sequence");
@@ -44,7 +44,7 @@ public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layer
 
     /** A model with a class at every step (softmax cross-entropy). */
     public RnnConfig(int inputSize, boolean tokenInput, int hidden, int layers, int outputSize, Cell cell) {
-        this(inputSize, tokenInput, hidden, layers, outputSize, cell, Output.CLASSES);
+        this(inputSize, tokenInput, hidden, layers, outputSize, cell, OutputKind.CLASSES);
     }
 
     /** A tanh RNN. */
@@ -68,7 +68,7 @@ public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layer
     }
 
     /** The same model with another output kind (of the same size). */
-    public RnnConfig withOutput(Output other) {
+    public RnnConfig withOutput(OutputKind other) {
         return new RnnConfig(inputSize, tokenInput, hidden, layers, outputSize, cell, other);
     }
 

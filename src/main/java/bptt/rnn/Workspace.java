@@ -38,7 +38,7 @@ import java.util.Locale;
  * keeps its states in several resident segments of a multiple of S steps, again without a bit
  * of difference.
  *
- * <p>The output ({@link Output}) is classes with softmax cross-entropy or real values with mean
+ * <p>The output ({@link OutputKind}) is classes with softmax cross-entropy or real values with mean
  * squared error, at every step or, per sequence, at the window's last step only: then the output
  * layer runs on B rows once, and dL/dh of the top layer is zero at every other step.
  */
@@ -55,7 +55,7 @@ public final class Workspace implements AutoCloseable {
     private final int chunkSteps;    // S
     private final int[][] chunkStarts; // [segment]: local starts of its chunks, then its length
     private final boolean keepAllLogits; // the logits buffer holds every step: forward's dlogits serve backward
-    private final Output output;
+    private final OutputKind output;
     private final int targetRows;    // T·B, or B for a per-sequence output
     private final Tensor inputs;     // (T·B, 1) token ids, or (T·B, D) features
     private final Tensor targets;    // (targetRows, 1) class ids, -1 = no target; or (targetRows, D_out) values

@@ -55,7 +55,7 @@ class GradientCheckTest {
             "lstm, SEQUENCE_VALUES, true, 5, 3, 2, 2, 4",
             "gru, SEQUENCE_VALUES, false, 4, 4, 1, 2, 6",
     })
-    void everyOutputKindsGradientsMatchFiniteDifferences(String cellName, Output output, boolean tokens, int inputSize,
+    void everyOutputKindsGradientsMatchFiniteDifferences(String cellName, OutputKind output, boolean tokens, int inputSize,
                                                          int hidden, int layers, int batch, int seqLen) {
         RnnConfig config = new RnnConfig(inputSize, tokens, hidden, layers, 3, Cell.parse(cellName), output);
         for (GradientCheck.Row row : new GradientCheck(config, batch, seqLen, 17).run()) {

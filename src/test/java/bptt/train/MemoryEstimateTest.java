@@ -50,7 +50,7 @@ class MemoryEstimateTest {
                                              Optimizer.Kind kind, long maxTensor, String cell, String output) {
         RnnConfig config = (dense ? new RnnConfig(v, false, h, layers, v) : RnnConfig.charModel(v, h, layers))
                 .withCell(bptt.rnn.Cell.parse(cell))
-                .withOutput(bptt.rnn.Output.valueOf(output));
+                .withOutput(bptt.rnn.OutputKind.valueOf(output));
         Schedule schedule = new Schedule(k, 0);
         MemoryEstimate e = MemoryEstimate.of(config, batch, seqLen, schedule, kind, maxTensor);
         try (Backend be = CpuRefBackend.float32(maxTensor);

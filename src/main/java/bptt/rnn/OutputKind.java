@@ -1,4 +1,4 @@
-// Output: what a model's output layer predicts (classes or real values, at every step or once per sequence) and its loss.
+// OutputKind: what a model's output layer predicts (classes or real values, at every step or once per sequence) and its loss.
 package bptt.rnn;
 
 import java.util.Locale;
@@ -14,7 +14,7 @@ import java.util.Locale;
  * A per-sequence output has one target row per sequence (B rows per window instead of T·B), and
  * only the window's last step feeds the output layer.
  */
-public enum Output {
+public enum OutputKind {
     CLASSES("classes", false, false),
     SEQUENCE_CLASS("sequence_class", true, false),
     VALUES("values", false, true),
@@ -24,7 +24,7 @@ public enum Output {
     private final boolean perSequence;
     private final boolean regression;
 
-    Output(String id, boolean perSequence, boolean regression) {
+    OutputKind(String id, boolean perSequence, boolean regression) {
         this.id = id;
         this.perSequence = perSequence;
         this.regression = regression;
@@ -40,8 +40,8 @@ public enum Output {
     public boolean regression() { return regression; }
 
     /** The output of this kind, per step or per sequence. */
-    public static Output of(boolean regression, boolean perSequence) {
-        for (Output o : values()) {
+    public static OutputKind of(boolean regression, boolean perSequence) {
+        for (OutputKind o : values()) {
             if (o.regression == regression && o.perSequence == perSequence) {
                 return o;
             }
@@ -50,8 +50,8 @@ public enum Output {
     }
 
     /** The output a checkpoint's config names, or null. */
-    public static Output ofId(String id) {
-        for (Output o : values()) {
+    public static OutputKind ofId(String id) {
+        for (OutputKind o : values()) {
             if (o.id.equals(id.toLowerCase(Locale.ROOT))) {
                 return o;
             }
