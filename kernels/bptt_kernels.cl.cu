@@ -271,3 +271,25 @@ KERNEL void adagrad_update(GLOBAL float* RESTRICT param, int paramOff, GLOBAL co
     cache[cacheOff + i] = c;
     param[paramOff + i] = param[paramOff + i] - lr * g / SQRTF(c + eps);
 }
+
+/* dst (n) = n integers of `width` bytes each (1, 2 or 4; little-endian two's complement) packed from
+ * the start of raw, as exact floats: the device half of uploadStaged for a window's token ids and
+ * targets, which travel from host staging in the smallest integer type that holds them. raw is read
+ * as 32-bit words, so no byte loads or byte-addressable storage are needed. One thread per element. */
+KERNEL void upload_staged(GLOBAL const int* RESTRICT raw, int rawOff, GLOBAL float* RESTRICT dst, int dstOff, int n,
+                          int width)
+{
+    const int i = GLOBAL_ID();
+    if (i >= n) return;
+    int v;
+    if (width == 1) {
+        const unsigned int b = ((unsigned int) raw[rawOff + (i >> 2)] >> (8 * (i & 3))) & 0xffu;
+        v = (int) b - (int) ((b & 0x80u) << 1);
+    } else if (width == 2) {
+        const unsigned int h = ((unsigned int) raw[rawOff + (i >> 1)] >> (16 * (i & 1))) & 0xffffu;
+        v = (int) h - (int) ((h & 0x8000u) << 1);
+    } else {
+        v = raw[rawOff + i];
+    }
+    dst[dstOff + i] = (float) v;
+}

@@ -1,11 +1,12 @@
 /* cublas.c: bptt's emulated cuBLAS (built as libcublas.so.12 by the test build).
  *
  * The calls the cuda backend makes through the real JCublas2 natives: create, destroy, set
- * stream, math mode, version and sgemm. A handle belongs to the context current when it was
+ * stream, set workspace, math mode, version and sgemm. A handle belongs to the context current when it was
  * created; using it after that primary context was destroyed is an error, as it would be on a
  * GPU. sgemm checks its arguments as cuBLAS does (CUBLAS_STATUS_INVALID_VALUE), reads alpha and
- * beta at the call (host pointer mode) and queues the product on the handle's stream; when the
- * stream runs, the column-major extents of A, B and C given by m, n, k and the leading
+ * beta at the call (host pointer mode, so a graph captures their values, as cuBLAS documents) and
+ * queues the product on the handle's stream (or records it into the graph the stream is
+ * capturing); when the work runs, the column-major extents of A, B and C given by m, n, k and the leading
  * dimensions must lie inside their allocations (else CUDA_ERROR_ILLEGAL_ADDRESS naming the
  * call), and C = alpha·op(A)·op(B) + beta·C is computed with the loops and summation order of
  * bptt.backend.ReferenceBlas. JCublas2 binds versioned symbols (cublasSgemm_v2@libcublas.so.12),
@@ -36,6 +37,8 @@ typedef struct cublas_context {
     unsigned generation;
     CUstream stream;
     int math_mode;
+    CUdeviceptr workspace;    /* set by cublasSetWorkspace (0: cuBLAS's own pool) */
+    size_t workspace_bytes;
 } *cublasHandle_t;
 
 /* The handle's context must still be the one it was created in. */
@@ -102,6 +105,21 @@ EXPORT cublasStatus_t cublasSetStream_v2(cublasHandle_t h, CUstream stream) {
         return CUBLAS_STATUS_INVALID_VALUE;
     }
     h->stream = stream;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* cuBLAS requires a workspace of device memory (or none: NULL and 0) aligned to 256 bytes. */
+EXPORT cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t h, void *workspace, size_t bytes) {
+    ENTER_HANDLE(h, "cublasSetWorkspace");
+    char why[400];
+    if ((workspace == NULL) != (bytes == 0) || ((uintptr_t) workspace & 255) != 0
+        || (workspace != NULL && !bptt_emu_check_range((CUdeviceptr) (uintptr_t) workspace, bytes, why, sizeof why))) {
+        bptt_emu_log("cublasSetWorkspace: %zu bytes at %p are not a 256-byte aligned range of one allocation",
+                     bytes, workspace);
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    h->workspace = (CUdeviceptr) (uintptr_t) workspace;
+    h->workspace_bytes = bytes;
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -209,6 +227,6 @@ EXPORT cublasStatus_t cublasSgemm_v2(cublasHandle_t h, int transa, int transb, i
     char what[200];
     snprintf(what, sizeof what, "cublasSgemm_v2(%c,%c, m=%d, n=%d, k=%d, lda=%d, ldb=%d, ldc=%d)",
              transa == CUBLAS_OP_N ? 'N' : 'T', transb == CUBLAS_OP_N ? 'N' : 'T', m, n, k, lda, ldb, ldc);
-    CUresult r = bptt_emu_enqueue_host(h->ctx, h->stream, what, run_sgemm, s);
+    CUresult r = bptt_emu_enqueue_host(h->ctx, h->stream, what, run_sgemm, s, sizeof *s);
     return r == CUDA_SUCCESS ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
 }

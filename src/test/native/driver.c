@@ -5,10 +5,18 @@
  *  - device memory is host memory; a fresh allocation is filled with NaN, sits right before a
  *    PROT_NONE guard page (and after another), and the unused head of its first page holds a
  *    canary; a kernel or cuBLAS access outside its allocation is an error naming the kernel;
- *  - every stream is a queue of recorded work items (launches, memsets, cuBLAS calls, event
- *    records, event waits) that runs only when the host waits: stream or context
- *    synchronize, an event, or a synchronous copy (which, as the driver documents, runs on the
- *    legacy NULL stream and so waits for every blocking stream of the context);
+ *  - every stream is a queue of recorded work items (launches, memsets, cuBLAS calls, copies
+ *    from pinned host memory, event records, event waits, graph launches) that runs only when
+ *    the host waits: stream or context synchronize, an event, or a synchronous copy (which, as
+ *    the driver documents, runs on the legacy NULL stream and so waits for every blocking stream
+ *    of the context);
+ *  - stream capture records a stream's work into a graph instead of queueing it (launches with
+ *    their arguments, cuBLAS calls with alpha and beta, memsets, copies from pinned memory, which
+ *    read the host buffer when the graph runs); a launched graph replays every node in order on
+ *    the values memory holds then. What the driver forbids during a capture is refused here too
+ *    and invalidates the capture: waiting for the capturing stream or the context, a
+ *    synchronous copy (the legacy stream), allocating or freeing memory, loading modules, and a
+ *    copy from pageable host memory;
  *  - cuModuleLoadData takes the real NVRTC image (CUBIN for a matching architecture, or PTX not
  *    newer than the emulated driver) and cuModuleGetFunction finds only its entries;
  *  - the device (compute capability, memory size) and driver version are configurable.
@@ -16,7 +24,9 @@
  * BPTT_CUDA_EMULATOR_MEMORY (bytes per device, e.g. "512m", "4g"), BPTT_CUDA_EMULATOR_DRIVER
  * (e.g. "12.6"), BPTT_CUDA_EMULATOR_FILL ("nan", or "zero": fresh memory reads as zero and costs
  * no RAM until written, for tests of tensors near 2^31 elements), BPTT_CUDA_EMULATOR_TRACE=1
- * (a stderr line when work is queued and when it runs). */
+ * (a stderr line when work is queued and when it runs), BPTT_CUDA_EMULATOR_ARITHMETIC ("run",
+ * or "skip": kernels and cuBLAS calls are accepted, checked, queued, captured and dequeued as
+ * usual but their bodies do not run, so what a benchmark times is the host's own cost). */
 #define _GNU_SOURCE
 #include "emulator.h"
 
@@ -66,6 +76,7 @@ static int device_count;
 static int driver_version = 12060;
 static int fill_nan = 1;
 static int trace;
+static int skip_arithmetic;
 static int initialized;
 static size_t page;
 
@@ -81,7 +92,7 @@ typedef struct emu_alloc {
     struct emu_alloc *next;
 } emu_alloc;
 
-enum work_kind { WORK_KERNEL, WORK_MEMSET32, WORK_HOST, WORK_EVENT_RECORD, WORK_EVENT_WAIT };
+enum work_kind { WORK_KERNEL, WORK_MEMSET32, WORK_HOST, WORK_EVENT_RECORD, WORK_EVENT_WAIT, WORK_COPY, WORK_GRAPH };
 
 typedef struct emu_work {
     uint64_t seq;             /* global submission order */
@@ -89,9 +100,11 @@ typedef struct emu_work {
     union {
         struct { const emu_kernel *kernel; emu_dim3 grid, block; emu_arg *args; } launch;
         struct { uint32_t *dst; uint32_t value; size_t count; } memset32;
-        struct { emu_host_work work; void *data; char what[200]; } host;
+        struct { emu_host_work work; void *data; size_t size; char what[200]; } host;
         struct { struct emu_event *event; } record;
         struct { uint64_t stream_id; uint64_t seq; } wait;
+        struct { void *dst; const void *src; size_t bytes; } copy;
+        struct { struct emu_graph_exec *exec; } graph;
     } u;
     struct emu_work *next;
 } emu_work;
@@ -102,8 +115,37 @@ struct emu_stream {
     unsigned flags;
     int legacy;               /* the NULL stream of its context */
     emu_work *head, *tail;
+    struct emu_graph *capture;   /* the graph being recorded while the stream is captured, else NULL */
+    int capture_mode;            /* CU_STREAM_CAPTURE_MODE_* of that capture */
+    pthread_t capture_thread;    /* the thread that began it */
     struct emu_stream *next;
 };
+
+/* A graph: work items recorded by a stream capture, in order (one stream: a chain of nodes). */
+struct emu_graph {
+    struct emu_ctx *ctx;
+    emu_work *head, *tail;
+    int count;
+    int invalidated;             /* a forbidden call happened during its capture */
+    char why[400];               /* which */
+    struct emu_graph *next;
+};
+
+/* An instantiated graph: its own copy of every node, run in order each time it is launched. */
+struct emu_graph_exec {
+    struct emu_ctx *ctx;
+    emu_work **nodes;
+    int count;
+    int queued;                  /* launches queued and not yet run */
+    struct emu_graph_exec *next;
+};
+
+/* Page-locked host memory from cuMemAllocHost / cuMemHostAlloc: what asynchronous copies read. */
+typedef struct emu_pinned {
+    uint8_t *base;
+    size_t bytes;
+    struct emu_pinned *next;
+} emu_pinned;
 
 struct emu_event {
     struct emu_ctx *ctx;
@@ -136,10 +178,13 @@ struct emu_ctx {
     struct emu_stream *streams;
     struct emu_event *events;
     struct emu_module *modules;
+    struct emu_graph *graphs;
+    struct emu_graph_exec *execs;
 };
 
 static struct emu_ctx primary[MAX_DEVICES];
 static emu_alloc *allocations;       /* live and quarantined (freed) allocations, newest first */
+static emu_pinned *pinned;           /* live page-locked host allocations */
 static uint64_t next_seq = 1;
 static uint64_t next_stream_id = 1;
 static __thread struct emu_ctx *current;
@@ -376,7 +421,7 @@ static void execute(struct emu_ctx *ctx, emu_work *w) {
     switch (w->kind) {
     case WORK_KERNEL: {
         const emu_kernel *k = w->u.launch.kernel;
-        if (ctx->sticky != CUDA_SUCCESS) {
+        if (ctx->sticky != CUDA_SUCCESS || skip_arithmetic) {
             return;
         }
         RUN_GUARDED(faulted, k->run(w->u.launch.grid, w->u.launch.block, w->u.launch.args));
@@ -409,7 +454,7 @@ static void execute(struct emu_ctx *ctx, emu_work *w) {
         }
         return;
     case WORK_HOST: {
-        if (ctx->sticky != CUDA_SUCCESS) {
+        if (ctx->sticky != CUDA_SUCCESS || skip_arithmetic) {
             return;
         }
         CUresult result = CUDA_SUCCESS;
@@ -437,6 +482,22 @@ static void execute(struct emu_ctx *ctx, emu_work *w) {
         }
         return;
     }
+    case WORK_COPY:
+        if (ctx->sticky == CUDA_SUCCESS) {
+            RUN_GUARDED(faulted, memcpy(w->u.copy.dst, w->u.copy.src, w->u.copy.bytes));
+            if (faulted) {
+                set_sticky(ctx, CUDA_ERROR_ILLEGAL_ADDRESS, "cuMemcpyHtoDAsync: the pinned host buffer or the"
+                           " device range is no longer mapped (freed before the copy ran)");
+            }
+        }
+        return;
+    case WORK_GRAPH: {
+        const struct emu_graph_exec *g = w->u.graph.exec;
+        for (int i = 0; i < g->count && ctx->sticky == CUDA_SUCCESS; i++) {
+            execute(ctx, g->nodes[i]);
+        }
+        return;
+    }
     }
 }
 
@@ -447,7 +508,9 @@ static const char *work_name(const emu_work *w) {
     case WORK_MEMSET32: return "cuMemsetD32Async";
     case WORK_HOST: return w->u.host.what;
     case WORK_EVENT_RECORD: return "cuEventRecord";
-    default: return "cuStreamWaitEvent";
+    case WORK_EVENT_WAIT: return "cuStreamWaitEvent";
+    case WORK_COPY: return "cuMemcpyHtoDAsync";
+    default: return "cuGraphLaunch";
     }
 }
 
@@ -456,8 +519,37 @@ static void free_work(emu_work *w) {
         free(w->u.launch.args);
     } else if (w->kind == WORK_HOST) {
         free(w->u.host.data);
+    } else if (w->kind == WORK_GRAPH) {
+        w->u.graph.exec->queued--;
     }
     free(w);
+}
+
+/* A deep copy of a recorded work item (its own arguments and host data), or NULL without memory. */
+static emu_work *copy_work(const emu_work *w) {
+    emu_work *c = malloc(sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    *c = *w;
+    c->next = NULL;
+    if (w->kind == WORK_KERNEL) {
+        size_t bytes = (strlen(w->u.launch.kernel->signature) + 1) * sizeof(emu_arg);
+        c->u.launch.args = malloc(bytes);
+        if (c->u.launch.args == NULL) {
+            free(c);
+            return NULL;
+        }
+        memcpy(c->u.launch.args, w->u.launch.args, bytes);
+    } else if (w->kind == WORK_HOST) {
+        c->u.host.data = malloc(w->u.host.size);
+        if (c->u.host.data == NULL) {
+            free(c);
+            return NULL;
+        }
+        memcpy(c->u.host.data, w->u.host.data, w->u.host.size);
+    }
+    return c;
 }
 
 /* Runs s's queued work up to submission seq, after what each item must wait for: work on the
@@ -527,6 +619,107 @@ static void enqueue(struct emu_stream *s, emu_work *w) {
     s->tail = w;
 }
 
+/* ---- stream capture: what is recorded, and what a capture forbids ------------------------- */
+
+enum { CU_STREAM_CAPTURE_MODE_GLOBAL = 0, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1,
+       CU_STREAM_CAPTURE_MODE_RELAXED = 2 };
+
+/* Queues w on s, or records it into the graph s is capturing; returns what the call returns. */
+static CUresult submit(struct emu_stream *s, emu_work *w) {
+    struct emu_graph *g = s->capture;
+    if (g == NULL) {
+        enqueue(s, w);
+        return s->ctx->sticky;
+    }
+    if (g->invalidated) {
+        free_work(w);
+        return fail(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "the stream's capture was invalidated earlier: %s", g->why);
+    }
+    if (trace) {
+        bptt_emu_log("captured #%lu %s", (unsigned long) w->seq, work_name(w));
+    }
+    if (g->tail == NULL) {
+        g->head = w;
+    } else {
+        g->tail->next = w;
+    }
+    g->tail = w;
+    g->count++;
+    return CUDA_SUCCESS;
+}
+
+/* Marks s's capture invalid because of call; returns code, with the reason for cuGetErrorString. */
+static CUresult invalidate_capture(struct emu_stream *s, CUresult code, const char *call) {
+    struct emu_graph *g = s->capture;
+    if (!g->invalidated) {
+        g->invalidated = 1;
+        snprintf(g->why, sizeof g->why, "%s was called while the stream was being captured", call);
+    }
+    return fail(code, "%s is not allowed while a stream is being captured into a CUDA graph: the capture is"
+                " invalidated (cuStreamEndCapture will fail)", call);
+}
+
+/* The capture, if any, that forbids a potentially unsafe call now (allocation, module loading,
+ * context synchronization): one in global mode anywhere, or one this thread began in
+ * thread-local mode. */
+static struct emu_stream *unsafe_call_capture(void) {
+    for (int d = 0; d < device_count; d++) {
+        if (primary[d].retains == 0) {
+            continue;
+        }
+        for (struct emu_stream *s = primary[d].streams; s != NULL; s = s->next) {
+            if (s->capture != NULL && (s->capture_mode == CU_STREAM_CAPTURE_MODE_GLOBAL
+                || (s->capture_mode == CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
+                    && pthread_equal(s->capture_thread, pthread_self())))) {
+                return s;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* CUDA_SUCCESS, or CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED when a capture forbids call now. */
+static CUresult check_unsafe_call(const char *call) {
+    struct emu_stream *s = unsafe_call_capture();
+    return s == NULL ? CUDA_SUCCESS : invalidate_capture(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, call);
+}
+
+/* Using the legacy stream synchronizes with every blocking stream of ctx, which a capture of one
+ * of them forbids (cudaErrorStreamCaptureImplicit): CUDA_SUCCESS, or that error. */
+static CUresult check_legacy_use(struct emu_ctx *ctx, const char *call) {
+    for (struct emu_stream *s = ctx->streams; s != NULL; s = s->next) {
+        if (s->capture != NULL && !(s->flags & CU_STREAM_NON_BLOCKING)) {
+            return invalidate_capture(s, CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, call);
+        }
+    }
+    return CUDA_SUCCESS;
+}
+
+/* What using stream s for call implies: a wait on it while it captures, or the legacy stream. */
+static CUresult check_stream_wait(struct emu_stream *s, const char *call) {
+    if (s->capture != NULL) {
+        return invalidate_capture(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, call);
+    }
+    return s->legacy ? check_legacy_use(s->ctx, call) : CUDA_SUCCESS;
+}
+
+static void free_graph(struct emu_graph *g) {
+    while (g->head != NULL) {
+        emu_work *w = g->head;
+        g->head = w->next;
+        free_work(w);
+    }
+    free(g);
+}
+
+static void free_exec(struct emu_graph_exec *e) {
+    for (int i = 0; i < e->count; i++) {
+        free_work(e->nodes[i]);
+    }
+    free(e->nodes);
+    free(e);
+}
+
 /* The current context, or an error: NOT_INITIALIZED before cuInit, INVALID_CONTEXT without one. */
 static CUresult current_context(struct emu_ctx **ctx) {
     if (!initialized) {
@@ -561,7 +754,20 @@ static void destroy_context(struct emu_ctx *ctx) {
     while (ctx->streams != NULL) {
         struct emu_stream *s = ctx->streams;
         ctx->streams = s->next;
+        if (s->capture != NULL) {
+            free_graph(s->capture);
+        }
         free(s);
+    }
+    while (ctx->graphs != NULL) {
+        struct emu_graph *g = ctx->graphs;
+        ctx->graphs = g->next;
+        free_graph(g);
+    }
+    while (ctx->execs != NULL) {
+        struct emu_graph_exec *e = ctx->execs;
+        ctx->execs = e->next;
+        free_exec(e);
     }
     while (ctx->events != NULL) {
         struct emu_event *e = ctx->events;
@@ -604,19 +810,20 @@ EXPORT int bptt_emu_stream_of(CUcontext ctx, CUstream stream) {
 }
 
 EXPORT CUresult bptt_emu_enqueue_host(CUcontext ctx, CUstream stream, const char *what, emu_host_work work,
-                                      void *data) {
+                                      void *data, size_t data_size) {
     LOCKED;
     struct emu_stream *s = alive(ctx) ? resolve_stream(ctx, stream) : NULL;
-    emu_work *w = s != NULL ? new_work(WORK_HOST) : NULL;
+    CUresult r = s == NULL ? CUDA_ERROR_INVALID_HANDLE : s->legacy ? check_legacy_use(ctx, what) : CUDA_SUCCESS;
+    emu_work *w = r == CUDA_SUCCESS ? new_work(WORK_HOST) : NULL;
     if (w == NULL) {
         free(data);
-        return s == NULL ? CUDA_ERROR_INVALID_HANDLE : CUDA_ERROR_OUT_OF_MEMORY;
+        return r != CUDA_SUCCESS ? r : CUDA_ERROR_OUT_OF_MEMORY;
     }
     w->u.host.work = work;
     w->u.host.data = data;
+    w->u.host.size = data_size;
     snprintf(w->u.host.what, sizeof w->u.host.what, "%s", what);
-    enqueue(s, w);
-    return ctx->sticky;
+    return submit(s, w);
 }
 
 EXPORT CUresult bptt_emu_synchronize(CUcontext ctx) {
@@ -665,6 +872,7 @@ static CUresult configure(void) {
     const char *memory = getenv("BPTT_CUDA_EMULATOR_MEMORY");
     const char *driver = getenv("BPTT_CUDA_EMULATOR_DRIVER");
     const char *fill = getenv("BPTT_CUDA_EMULATOR_FILL");
+    const char *arithmetic = getenv("BPTT_CUDA_EMULATOR_ARITHMETIC");
     uint64_t total = 4ull << 30;
     if (memory != NULL && !parse_size(memory, &total)) {
         bptt_emu_log("BPTT_CUDA_EMULATOR_MEMORY='%s' is not a size (use e.g. 512m or 4g)", memory);
@@ -683,6 +891,11 @@ static CUresult configure(void) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     fill_nan = fill == NULL || strcmp(fill, "nan") == 0;
+    if (arithmetic != NULL && strcmp(arithmetic, "run") != 0 && strcmp(arithmetic, "skip") != 0) {
+        bptt_emu_log("BPTT_CUDA_EMULATOR_ARITHMETIC='%s' must be run or skip", arithmetic);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    skip_arithmetic = arithmetic != NULL && strcmp(arithmetic, "skip") == 0;
     trace = getenv("BPTT_CUDA_EMULATOR_TRACE") != NULL && strcmp(getenv("BPTT_CUDA_EMULATOR_TRACE"), "1") == 0;
     char list[256];
     snprintf(list, sizeof list, "%s", cc != NULL ? cc : "8.6");
@@ -848,6 +1061,9 @@ EXPORT CUresult cuCtxSynchronize(void) {
     LOCKED;
     struct emu_ctx *ctx;
     CUresult r = current_context(&ctx);
+    if (r == CUDA_SUCCESS) {
+        r = check_unsafe_call("cuCtxSynchronize");
+    }
     return r != CUDA_SUCCESS ? r : synchronize_context(ctx);
 }
 
@@ -855,6 +1071,10 @@ EXPORT CUresult cuCtxSynchronize(void) {
 
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t bytes) {
     ENTER_CONTEXT(ctx);
+    CUresult unsafe = check_unsafe_call("cuMemAlloc");
+    if (unsafe != CUDA_SUCCESS) {
+        return unsafe;
+    }
     emu_device *d = &devices[ctx->device];
     if (bytes == 0) {
         return fail(CUDA_ERROR_INVALID_VALUE, "cuMemAlloc of 0 bytes");
@@ -892,6 +1112,10 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t bytes) {
 
 EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
     ENTER_CONTEXT(ctx);
+    CUresult unsafe = check_unsafe_call("cuMemFree");
+    if (unsafe != CUDA_SUCCESS) {
+        return unsafe;
+    }
     emu_alloc *a = find_allocation((uintptr_t) p, 0);
     if (a == NULL || (uintptr_t) a->base != (uintptr_t) p || a->device != ctx->device) {
         return fail(CUDA_ERROR_INVALID_VALUE, "cuMemFree(0x%lx): not an allocation of this context",
@@ -927,6 +1151,9 @@ static CUresult copy_now(void *dst, const void *src, size_t bytes, CUdeviceptr d
     CUresult r = current_context(&ctx);
     if (r == CUDA_SUCCESS) {
         r = check_device_range(device, bytes, call);
+    }
+    if (r == CUDA_SUCCESS) {
+        r = check_legacy_use(ctx, call);
     }
     if (r != CUDA_SUCCESS) {
         return r;
@@ -967,6 +1194,9 @@ EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t count, 
     if (s == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuMemsetD32Async on a stream of no context");
     }
+    if (s->legacy && (r = check_legacy_use(ctx, "cuMemsetD32Async on the legacy stream")) != CUDA_SUCCESS) {
+        return r;
+    }
     emu_work *w = new_work(WORK_MEMSET32);
     if (w == NULL) {
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -974,8 +1204,7 @@ EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t count, 
     w->u.memset32.dst = (uint32_t *) (uintptr_t) dst;
     w->u.memset32.value = value;
     w->u.memset32.count = count;
-    enqueue(s, w);
-    return ctx->sticky;
+    return submit(s, w);
 }
 
 /* ---- streams and events ------------------------------------------------------------------ */
@@ -1002,6 +1231,9 @@ EXPORT CUresult cuStreamDestroy_v2(CUstream stream) {
     ENTER_CONTEXT(ctx);
     for (struct emu_stream **link = &ctx->streams; *link != NULL; link = &(*link)->next) {
         if (*link == stream) {
+            if (stream->capture != NULL) {
+                return fail(CUDA_ERROR_ILLEGAL_STATE, "cuStreamDestroy of a stream that is being captured");
+            }
             run_until(stream, UINT64_MAX);     /* its work completes, then it goes */
             *link = stream->next;
             free(stream);
@@ -1017,6 +1249,10 @@ EXPORT CUresult cuStreamSynchronize(CUstream stream) {
     if (s == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuStreamSynchronize of an unknown stream");
     }
+    CUresult r = check_stream_wait(s, "cuStreamSynchronize");
+    if (r != CUDA_SUCCESS) {
+        return r;
+    }
     run_until(s, UINT64_MAX);
     return ctx->sticky;
 }
@@ -1027,6 +1263,10 @@ EXPORT CUresult cuStreamQuery(CUstream stream) {
     struct emu_stream *s = resolve_stream(ctx, stream);
     if (s == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuStreamQuery of an unknown stream");
+    }
+    CUresult r = check_stream_wait(s, "cuStreamQuery");
+    if (r != CUDA_SUCCESS) {
+        return r;
     }
     int busy = s->head != NULL;
     run_until(s, UINT64_MAX);
@@ -1080,6 +1320,10 @@ EXPORT CUresult cuEventRecord(CUevent event, CUstream stream) {
     if (e == NULL || s == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuEventRecord of an unknown %s", e == NULL ? "event" : "stream");
     }
+    if (s->capture != NULL) {
+        return invalidate_capture(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                                  "cuEventRecord (the emulator records no events into graphs)");
+    }
     emu_work *w = new_work(WORK_EVENT_RECORD);
     if (w == NULL) {
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -1126,6 +1370,10 @@ EXPORT CUresult cuStreamWaitEvent(CUstream stream, CUevent event, unsigned flags
     if (e == NULL || s == NULL || flags != 0) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "cuStreamWaitEvent with an unknown stream or event, or flags");
     }
+    if (s->capture != NULL) {
+        return invalidate_capture(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                                  "cuStreamWaitEvent (the emulator records no events into graphs)");
+    }
     emu_work *w = new_work(WORK_EVENT_WAIT);
     if (w == NULL) {
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -1134,6 +1382,271 @@ EXPORT CUresult cuStreamWaitEvent(CUstream stream, CUevent event, unsigned flags
     w->u.wait.seq = e->seq;
     enqueue(s, w);
     return ctx->sticky;
+}
+
+/* ---- page-locked host memory and asynchronous copies ---------------------------------------- */
+
+static CUresult alloc_host(void **out, size_t bytes, const char *call) {
+    ENTER_CONTEXT(ctx);
+    CUresult unsafe = check_unsafe_call(call);
+    if (unsafe != CUDA_SUCCESS) {
+        return unsafe;
+    }
+    if (out == NULL || bytes == 0) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "%s of %zu bytes", call, bytes);
+    }
+    emu_pinned *p = calloc(1, sizeof *p);
+    void *base = NULL;
+    if (p == NULL || posix_memalign(&base, page, bytes) != 0) {
+        free(p);
+        return fail(CUDA_ERROR_OUT_OF_MEMORY, "%s: the host could not allocate %zu bytes", call, bytes);
+    }
+    p->base = base;
+    p->bytes = bytes;
+    p->next = pinned;
+    pinned = p;
+    *out = base;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemAllocHost_v2(void **out, size_t bytes) { return alloc_host(out, bytes, "cuMemAllocHost"); }
+
+EXPORT CUresult cuMemHostAlloc(void **out, size_t bytes, unsigned flags) {
+    if (flags & ~7u) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuMemHostAlloc flags 0x%x", flags);
+    }
+    return alloc_host(out, bytes, "cuMemHostAlloc");
+}
+
+EXPORT CUresult cuMemFreeHost(void *p) {
+    ENTER_CONTEXT(ctx);
+    CUresult unsafe = check_unsafe_call("cuMemFreeHost");
+    if (unsafe != CUDA_SUCCESS) {
+        return unsafe;
+    }
+    for (emu_pinned **link = &pinned; *link != NULL; link = &(*link)->next) {
+        if ((*link)->base == p) {
+            emu_pinned *gone = *link;
+            synchronize_context(ctx);       /* no queued copy may read it afterwards */
+            *link = gone->next;
+            free(gone->base);
+            free(gone);
+            return ctx->sticky;
+        }
+    }
+    return fail(CUDA_ERROR_INVALID_VALUE, "cuMemFreeHost(%p): not memory from cuMemAllocHost", p);
+}
+
+/* Whether [p, p + bytes) lies in one page-locked allocation. */
+static int is_pinned(const void *p, size_t bytes) {
+    for (const emu_pinned *q = pinned; q != NULL; q = q->next) {
+        if ((const uint8_t *) p >= q->base && bytes <= q->bytes
+            && (size_t) ((const uint8_t *) p - q->base) <= q->bytes - bytes) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Queued on the stream (recorded when it captures) from page-locked memory, which the copy reads
+ * when it runs; from pageable memory the driver copies at once after the stream's earlier work,
+ * which a capture cannot record, so the emulator refuses it there. */
+EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream) {
+    ENTER_CONTEXT(ctx);
+    CUresult r = check_device_range(dst, bytes, "cuMemcpyHtoDAsync");
+    if (r != CUDA_SUCCESS) {
+        return r;
+    }
+    struct emu_stream *s = resolve_stream(ctx, stream);
+    if (s == NULL) {
+        return fail(CUDA_ERROR_INVALID_HANDLE, "cuMemcpyHtoDAsync on a stream of no context");
+    }
+    if (s->legacy && (r = check_legacy_use(ctx, "cuMemcpyHtoDAsync on the legacy stream")) != CUDA_SUCCESS) {
+        return r;
+    }
+    if (!is_pinned(src, bytes)) {
+        if (s->capture != NULL) {
+            return invalidate_capture(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                                      "cuMemcpyHtoDAsync from pageable host memory (use cuMemAllocHost memory)");
+        }
+        run_until(s, UINT64_MAX);
+        if (ctx->sticky != CUDA_SUCCESS) {
+            return ctx->sticky;
+        }
+        int faulted;
+        RUN_GUARDED(faulted, memcpy((void *) (uintptr_t) dst, src, bytes));
+        return faulted ? fail(CUDA_ERROR_INVALID_VALUE, "cuMemcpyHtoDAsync: the host buffer is not readable")
+                       : CUDA_SUCCESS;
+    }
+    emu_work *w = new_work(WORK_COPY);
+    if (w == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    w->u.copy.dst = (void *) (uintptr_t) dst;
+    w->u.copy.src = src;
+    w->u.copy.bytes = bytes;
+    return submit(s, w);
+}
+
+/* ---- stream capture and graphs --------------------------------------------------------------- */
+
+EXPORT CUresult cuStreamBeginCapture_v2(CUstream stream, int mode) {
+    ENTER_CONTEXT(ctx);
+    struct emu_stream *s = resolve_stream(ctx, stream);
+    if (s == NULL || s->legacy) {
+        return fail(CUDA_ERROR_INVALID_VALUE, s == NULL ? "cuStreamBeginCapture of an unknown stream"
+                    : "cuStreamBeginCapture: the legacy NULL stream cannot be captured");
+    }
+    if (mode < CU_STREAM_CAPTURE_MODE_GLOBAL || mode > CU_STREAM_CAPTURE_MODE_RELAXED) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuStreamBeginCapture mode %d", mode);
+    }
+    if (s->capture != NULL) {
+        return fail(CUDA_ERROR_ILLEGAL_STATE, "cuStreamBeginCapture: the stream is already being captured");
+    }
+    struct emu_graph *g = calloc(1, sizeof *g);
+    if (g == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    g->ctx = ctx;
+    s->capture = g;
+    s->capture_mode = mode;
+    s->capture_thread = pthread_self();
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuStreamEndCapture(CUstream stream, struct emu_graph **out) {
+    ENTER_CONTEXT(ctx);
+    struct emu_stream *s = resolve_stream(ctx, stream);
+    if (s == NULL || s->capture == NULL) {
+        return fail(CUDA_ERROR_ILLEGAL_STATE, "cuStreamEndCapture on a stream that is not being captured");
+    }
+    if (s->capture_mode != CU_STREAM_CAPTURE_MODE_RELAXED && !pthread_equal(s->capture_thread, pthread_self())) {
+        return fail(CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD, "cuStreamEndCapture from another thread than"
+                    " cuStreamBeginCapture");
+    }
+    struct emu_graph *g = s->capture;
+    s->capture = NULL;
+    if (g->invalidated) {
+        CUresult r = fail(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "the capture was invalidated: %s", g->why);
+        free_graph(g);
+        *out = NULL;
+        return r;
+    }
+    g->next = ctx->graphs;
+    ctx->graphs = g;
+    *out = g;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuStreamIsCapturing(CUstream stream, int *status) {
+    ENTER_CONTEXT(ctx);
+    struct emu_stream *s = resolve_stream(ctx, stream);
+    if (s == NULL || status == NULL) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuStreamIsCapturing of an unknown stream");
+    }
+    *status = s->capture == NULL ? 0 : s->capture->invalidated ? 2 : 1;
+    return CUDA_SUCCESS;
+}
+
+static struct emu_graph *resolve_graph(struct emu_ctx *ctx, struct emu_graph *graph) {
+    for (struct emu_graph *g = ctx->graphs; g != NULL; g = g->next) {
+        if (g == graph) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+static struct emu_graph_exec *resolve_exec(struct emu_ctx *ctx, struct emu_graph_exec *exec) {
+    for (struct emu_graph_exec *e = ctx->execs; e != NULL; e = e->next) {
+        if (e == exec) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+EXPORT CUresult cuGraphInstantiateWithFlags(struct emu_graph_exec **out, struct emu_graph *graph,
+                                            unsigned long long flags) {
+    ENTER_CONTEXT(ctx);
+    struct emu_graph *g = resolve_graph(ctx, graph);
+    if (g == NULL || out == NULL) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiate of an unknown graph");
+    }
+    if (flags != 0) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiate flags 0x%llx: the emulator takes none", flags);
+    }
+    struct emu_graph_exec *e = calloc(1, sizeof *e);
+    if (e == NULL || (e->nodes = calloc((size_t) g->count + 1, sizeof *e->nodes)) == NULL) {
+        free(e);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    e->ctx = ctx;
+    for (emu_work *w = g->head; w != NULL; w = w->next) {
+        if ((e->nodes[e->count] = copy_work(w)) == NULL) {
+            free_exec(e);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        e->count++;
+    }
+    e->next = ctx->execs;
+    ctx->execs = e;
+    *out = e;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGraphLaunch(struct emu_graph_exec *exec, CUstream stream) {
+    ENTER_CONTEXT(ctx);
+    struct emu_graph_exec *e = resolve_exec(ctx, exec);
+    struct emu_stream *s = resolve_stream(ctx, stream);
+    if (e == NULL || s == NULL) {
+        return fail(CUDA_ERROR_INVALID_HANDLE, "cuGraphLaunch of an unknown %s", e == NULL ? "graph exec" : "stream");
+    }
+    if (s->capture != NULL) {
+        return invalidate_capture(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                                  "cuGraphLaunch (the emulator records no graph launches into graphs)");
+    }
+    if (s->legacy) {
+        CUresult r = check_legacy_use(ctx, "cuGraphLaunch on the legacy stream");
+        if (r != CUDA_SUCCESS) {
+            return r;
+        }
+    }
+    emu_work *w = new_work(WORK_GRAPH);
+    if (w == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    w->u.graph.exec = e;
+    e->queued++;
+    return submit(s, w);
+}
+
+/* As on a GPU, an executable graph may be destroyed while a launch of it is queued: that launch completes first. */
+EXPORT CUresult cuGraphExecDestroy(struct emu_graph_exec *exec) {
+    ENTER_CONTEXT(ctx);
+    for (struct emu_graph_exec **link = &ctx->execs; *link != NULL; link = &(*link)->next) {
+        if (*link == exec) {
+            if (exec->queued > 0) {
+                synchronize_context(ctx);
+            }
+            *link = exec->next;
+            free_exec(exec);
+            return CUDA_SUCCESS;
+        }
+    }
+    return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphExecDestroy of an unknown graph exec");
+}
+
+EXPORT CUresult cuGraphDestroy(struct emu_graph *graph) {
+    ENTER_CONTEXT(ctx);
+    for (struct emu_graph **link = &ctx->graphs; *link != NULL; link = &(*link)->next) {
+        if (*link == graph) {
+            *link = graph->next;
+            free_graph(graph);
+            return CUDA_SUCCESS;
+        }
+    }
+    return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphDestroy of an unknown graph");
 }
 
 /* ---- modules: the real NVRTC image ------------------------------------------------------- */
@@ -1265,6 +1778,9 @@ static CUresult load_module(CUmodule *out, const void *image, unsigned count, co
     if (image == NULL) {
         return fail(CUDA_ERROR_INVALID_VALUE, "cuModuleLoadData of NULL");
     }
+    if ((r = check_unsafe_call("cuModuleLoadData")) != CUDA_SUCCESS) {
+        return r;
+    }
     entry_list entries = {NULL, 0};
     const emu_device *d = &devices[ctx->device];
     r = memcmp(image, ELFMAG, SELFMAG) == 0 ? read_cubin(image, d, &entries) : read_ptx(image, d, &entries);
@@ -1339,6 +1855,10 @@ EXPORT CUresult cuModuleGetFunction(CUfunction *out, CUmodule module, const char
 
 EXPORT CUresult cuModuleUnload(CUmodule module) {
     ENTER_CONTEXT(ctx);
+    CUresult unsafe = check_unsafe_call("cuModuleUnload");
+    if (unsafe != CUDA_SUCCESS) {
+        return unsafe;
+    }
     for (struct emu_module **link = &ctx->modules; *link != NULL; link = &(*link)->next) {
         if (*link == module) {
             synchronize_context(ctx);          /* no queued launch may outlive its module */
@@ -1377,6 +1897,12 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned 
     if (s == NULL) {
         return fail(CUDA_ERROR_INVALID_HANDLE, "kernel %s launched on an unknown stream", k->name);
     }
+    if (s->legacy) {
+        CUresult r = check_legacy_use(ctx, "cuLaunchKernel on the legacy stream");
+        if (r != CUDA_SUCCESS) {
+            return r;
+        }
+    }
     if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0 || bx > 1024 || by > 1024 || bz > 64
         || (uint64_t) bx * by * bz > MAX_THREADS_PER_BLOCK || gx > 2147483647u || gy > 65535 || gz > 65535) {
         return fail(CUDA_ERROR_INVALID_VALUE, "kernel %s<<<(%u,%u,%u), (%u,%u,%u)>>>: launch dimensions beyond"
@@ -1413,8 +1939,7 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned 
     w->u.launch.grid = (emu_dim3) {gx, gy, gz};
     w->u.launch.block = (emu_dim3) {bx, by, bz};
     w->u.launch.args = args;
-    enqueue(s, w);
-    return ctx->sticky;
+    return submit(s, w);
 }
 
 /* ---- errors ---------------------------------------------------------------------------------- */
@@ -1433,6 +1958,11 @@ static const char *error_name(CUresult e) {
     case CUDA_ERROR_INVALID_PTX: return "CUDA_ERROR_INVALID_PTX";
     case CUDA_ERROR_UNSUPPORTED_PTX_VERSION: return "CUDA_ERROR_UNSUPPORTED_PTX_VERSION";
     case CUDA_ERROR_INVALID_HANDLE: return "CUDA_ERROR_INVALID_HANDLE";
+    case CUDA_ERROR_ILLEGAL_STATE: return "CUDA_ERROR_ILLEGAL_STATE";
+    case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: return "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
+    case CUDA_ERROR_STREAM_CAPTURE_INVALIDATED: return "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED";
+    case CUDA_ERROR_STREAM_CAPTURE_IMPLICIT: return "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT";
+    case CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD: return "CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD";
     case CUDA_ERROR_NOT_FOUND: return "CUDA_ERROR_NOT_FOUND";
     case CUDA_ERROR_NOT_READY: return "CUDA_ERROR_NOT_READY";
     case CUDA_ERROR_ILLEGAL_ADDRESS: return "CUDA_ERROR_ILLEGAL_ADDRESS";
@@ -1455,6 +1985,13 @@ static const char *error_text(CUresult e) {
     case CUDA_ERROR_INVALID_PTX: return "a PTX JIT compilation failed";
     case CUDA_ERROR_UNSUPPORTED_PTX_VERSION: return "the provided PTX was compiled with an unsupported toolchain.";
     case CUDA_ERROR_INVALID_HANDLE: return "invalid resource handle";
+    case CUDA_ERROR_ILLEGAL_STATE: return "the operation cannot be performed in the present state";
+    case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: return "operation not permitted when stream is capturing";
+    case CUDA_ERROR_STREAM_CAPTURE_INVALIDATED: return "operation failed due to a previous error during capture";
+    case CUDA_ERROR_STREAM_CAPTURE_IMPLICIT:
+        return "operation would make the legacy stream depend on a capturing blocking stream";
+    case CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD:
+        return "attempt to terminate a thread-local capture sequence from another thread";
     case CUDA_ERROR_NOT_FOUND: return "named symbol not found";
     case CUDA_ERROR_NOT_READY: return "device not ready";
     case CUDA_ERROR_ILLEGAL_ADDRESS: return "an illegal memory access was encountered";

@@ -4,8 +4,9 @@
  * The emulator stands in for NVIDIA's libraries under the real JCuda natives, so that every
  * JCuda call of the cuda backend runs in CI without a GPU. Device memory is host memory
  * (a device pointer is the host address); every stream is a queue of recorded work items that
- * runs only when the host waits for it; kernels are the kernels/ bodies compiled for the host
- * (prelude_host.h). The numeric values below are the CUDA 12 ABI (cuda.h, cublas_api.h). */
+ * runs only when the host waits for it, or is recorded into a graph while the stream is being
+ * captured; kernels are the kernels/ bodies compiled for the host (prelude_host.h). The numeric
+ * values below are the CUDA 12 ABI (cuda.h, cublas_api.h). */
 #ifndef BPTT_CUDA_EMULATOR_H
 #define BPTT_CUDA_EMULATOR_H
 
@@ -34,10 +35,15 @@ enum {
     CUDA_ERROR_INVALID_PTX = 218,
     CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222,
     CUDA_ERROR_INVALID_HANDLE = 400,
+    CUDA_ERROR_ILLEGAL_STATE = 401,
     CUDA_ERROR_NOT_FOUND = 500,
     CUDA_ERROR_NOT_READY = 600,
     CUDA_ERROR_ILLEGAL_ADDRESS = 700,
     CUDA_ERROR_NOT_SUPPORTED = 801,
+    CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900,
+    CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901,
+    CUDA_ERROR_STREAM_CAPTURE_IMPLICIT = 906,
+    CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD = 908,
     CUDA_ERROR_UNKNOWN = 999
 };
 
@@ -70,8 +76,11 @@ CUcontext bptt_emu_current_context(unsigned *generation);
 int bptt_emu_context_alive(CUcontext ctx, unsigned generation);
 /* Whether stream is NULL (the legacy stream) or a live stream of ctx. */
 int bptt_emu_stream_of(CUcontext ctx, CUstream stream);
-/* Queues work on stream (run later, when the host waits); data is freed with free() after it ran. */
-CUresult bptt_emu_enqueue_host(CUcontext ctx, CUstream stream, const char *what, emu_host_work work, void *data);
+/* Queues work on stream (run later, when the host waits), or records it into the graph the stream is
+ * capturing; data (data_size bytes, taken over by the emulator) is freed with free() once the work
+ * item is gone. A graph keeps its own copy of data for every launch. */
+CUresult bptt_emu_enqueue_host(CUcontext ctx, CUstream stream, const char *what, emu_host_work work, void *data,
+                               size_t data_size);
 /* Runs everything queued in ctx (what cuCtxSynchronize does); returns the sticky error, if any. */
 CUresult bptt_emu_synchronize(CUcontext ctx);
 /* The bytes [p, p + bytes) lie inside one live allocation: 1, else 0 and a description in why. */

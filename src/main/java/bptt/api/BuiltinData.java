@@ -1,6 +1,9 @@
 // BuiltinData: a Dataset the engine generates itself (text, long-range tasks): its windows come from the engine's own dataset.
 package bptt.api;
 
+import bptt.backend.ref.CpuRefBackend;
+import bptt.rnn.RnnConfig;
+
 /**
  * The engine's datasets ({@link bptt.train.TextDataset}, {@link bptt.train.SyntheticTask}) are
  * built for one window shape; this keeps the one last asked for and fills windows from it, so
@@ -24,6 +27,14 @@ abstract class BuiltinData implements Dataset {
 
     @Override
     public void fill(int epoch, int window, Window out) {
-        engine(out.batch(), out.steps()).fill(epoch, window, out.inputArray(), out.targetArray());
+        Failures.run(() -> {
+            bptt.train.Dataset engine = engine(out.batch(), out.steps());
+            RnnConfig config = engine.model(1, 1);
+            try (CpuRefBackend host = CpuRefBackend.float32();
+                 bptt.rnn.Window filled = bptt.rnn.Window.standalone(host, config, out.batch(), out.steps())) {
+                engine.fill(epoch, window, filled);
+                Engine.read(config, filled, out.inputArray(), out.targetArray());
+            }
+        });
     }
 }

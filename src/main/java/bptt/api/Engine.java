@@ -69,8 +69,8 @@ final class Engine {
     static Evaluation.Result score(Workspace ws, RnnConfig config, Dataset data) {
         int batch = ws.batch();
         int steps = ws.seqLen();
-        float[] inputs = new float[(int) ws.inputs().size()];
-        float[] targets = new float[ws.targetValues()];
+        float[] inputs = new float[Math.multiplyExact(batch * steps, config.tokenInput() ? 1 : config.inputSize())];
+        float[] targets = new float[Math.multiplyExact(config.targetRows(batch, steps), config.targetWidth())];
         Window window = new Window(config, batch, steps, inputs, targets);
         boolean regression = config.output().regression();
         int width = config.targetWidth();
@@ -85,8 +85,7 @@ final class Engine {
             if (w == 0 || !data.continuesSequences()) {
                 ws.resetState();
             }
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
+            load(config, inputs, targets, ws.window());
             if (ws.targetCount() == 0) {
                 ws.advance();
             } else if (regression) {
@@ -148,7 +147,7 @@ final class Engine {
                         System.arraycopy(x, ((n0 + s) * t + step) * d, window, (step * b + s) * d, d);
                     }
                 }
-                ws.setInputs(window);
+                loadInputs(config, window, ws.window());
                 ws.resetState();
                 float[] y = ws.predictValues();                            // (T·B or B, outputs) time-major
                 for (int r = 0; r < y.length / width; r++) {
@@ -166,6 +165,47 @@ final class Engine {
             softmaxRows(out, width);
         }
         return out;
+    }
+
+    /** Copies a window's inputs, (T·B, 1) token ids or (T·B, D) features as floats, into the workspace's window. */
+    static void loadInputs(RnnConfig config, float[] inputs, bptt.rnn.Window into) {
+        if (config.tokenInput()) {
+            for (int r = 0; r < inputs.length; r++) {
+                into.setToken(r, (int) inputs[r]);
+            }
+        } else {
+            into.setInputs(inputs);
+        }
+    }
+
+    /** Copies a window's inputs and targets (rows of a class id, −1: none; or of D_out values, NaN: none) into the workspace's window. */
+    static void load(RnnConfig config, float[] inputs, float[] targets, bptt.rnn.Window into) {
+        loadInputs(config, inputs, into);
+        int width = config.targetWidth();
+        for (int r = 0; r < into.targetRows(); r++) {
+            if (config.output().regression()) {
+                into.setTargetValues(r, targets, r * width);
+            } else {
+                into.setTarget(r, (int) targets[r]);
+            }
+        }
+    }
+
+    /** The reverse of {@link #load}: a workspace window's inputs and targets as floats. */
+    static void read(RnnConfig config, bptt.rnn.Window from, float[] inputs, float[] targets) {
+        int d = config.tokenInput() ? 1 : config.inputSize();
+        for (int r = 0; r < from.rows(); r++) {
+            for (int j = 0; j < d; j++) {
+                inputs[r * d + j] = config.tokenInput() ? from.token(r) : from.input(r, j);
+            }
+        }
+        int width = config.targetWidth();
+        boolean regression = config.output().regression();
+        for (int r = 0; r < from.targetRows(); r++) {
+            for (int j = 0; j < width; j++) {
+                targets[r * width + j] = regression ? from.targetValue(r, j) : from.target(r);
+            }
+        }
     }
 
     private static void requireInputs(RnnConfig config, Sequences data) {
@@ -238,10 +278,13 @@ final class Engine {
         public int windowsPerEpoch() { return data.windows(batch, steps); }
 
         @Override
-        public void fill(int epoch, int window, float[] inputs, float[] targets) {
+        public void fill(int epoch, int window, bptt.rnn.Window into) {
+            float[] inputs = new float[Math.multiplyExact(batch * steps, model.tokenInput() ? 1 : model.inputSize())];
+            float[] targets = new float[Math.multiplyExact(model.targetRows(batch, steps), model.targetWidth())];
             Window w = new Window(model, batch, steps, inputs, targets);
             w.clear();
             data.fill(epoch, window, w);
+            load(model, inputs, targets, into);
         }
 
         @Override

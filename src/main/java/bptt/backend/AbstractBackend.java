@@ -4,14 +4,27 @@ package bptt.backend;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
 
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
 /**
  * Implements every {@link Backend} method as "check, then call the protected hook". Backends
  * extend this and implement the hooks, which may assume valid shapes, tensors of this backend,
  * contiguous elementwise operands and no forbidden aliasing. Also keeps the allocation tally.
  */
 public abstract class AbstractBackend implements Backend {
+    /** Bytes one staging buffer may span: a ByteBuffer is indexed by int. */
+    public static final long MAX_STAGING_BYTES = Integer.MAX_VALUE - 8;
+
     private long allocated;
     private long peak;
+    private final Map<DeviceMemory, Long> live = new IdentityHashMap<>();  // memory -> floats
+    private long staged;
+    private long stagedPeak;
+    private final Set<StagingBuffer> liveStaging = Collections.newSetFromMap(new IdentityHashMap<>());
 
     // ---- hooks -----------------------------------------------------------------------------
 
@@ -25,6 +38,29 @@ public abstract class AbstractBackend implements Backend {
 
     /** src is contiguous. */
     protected abstract float[] downloadHook(Tensor src);
+
+    /**
+     * A zeroed staging buffer; the length, encoding and byte size are checked. By default a Java
+     * array, which {@link #uploadStagedHook}'s default copies synchronously.
+     */
+    protected StagingBuffer allocStagingHook(long length, StagingBuffer.Encoding encoding, int maxUpload) {
+        return StagingBuffer.onHeap(this, length, encoding, maxUpload);
+    }
+
+    /** Releases what {@link #allocStagingHook} allocated. */
+    protected void freeStagingHook(StagingBuffer buffer) { }
+
+    /**
+     * Copies dst.size() values from src at first into dst (contiguous, checked to fit). By default
+     * widens them to float on the host and calls {@link #uploadHook}.
+     */
+    protected void uploadStagedHook(StagingBuffer src, long first, Tensor dst) {
+        float[] values = new float[Math.toIntExact(dst.size())];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = src.value(first + i);
+        }
+        uploadHook(values, dst);
+    }
 
     protected abstract void gemmHook(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c);
 
@@ -130,10 +166,29 @@ public abstract class AbstractBackend implements Backend {
                             + " use a smaller --batch, --seq-len, --hidden or --layers",
                     rows, cols, floats, floats * (double) Float.BYTES / (1L << 30), maxTensorFloats(), name()));
         }
+        return new Tensor(allocCounted(floats), 0, rows, cols, Math.max(cols, 1));
+    }
+
+    /**
+     * Device memory counted in {@link #allocatedBytes} like a tensor's: for a backend's own
+     * scratch that grows with what it serves (a staging buffer's device side).
+     */
+    protected final DeviceMemory allocCounted(long floats) {
         DeviceMemory memory = allocMemory(floats);
         allocated += floats * Float.BYTES;
         peak = Math.max(peak, allocated);
-        return new Tensor(memory, 0, rows, cols, Math.max(cols, 1));
+        live.put(memory, floats);
+        return memory;
+    }
+
+    /** Frees what {@link #allocCounted} returned. */
+    protected final void freeCounted(DeviceMemory memory) {
+        Long floats = live.remove(memory);
+        if (floats == null) {
+            throw new IllegalArgumentException("free of memory that is not allocated (freed twice?) on " + name());
+        }
+        allocated -= floats * Float.BYTES;
+        freeMemory(memory);
     }
 
     @Override
@@ -142,8 +197,7 @@ public abstract class AbstractBackend implements Backend {
         if (root.offset() != 0) {
             throw new IllegalArgumentException("free takes the tensor alloc returned, not a view " + root.describe());
         }
-        allocated -= root.memory().capacity() * Float.BYTES;
-        freeMemory(root.memory());
+        freeCounted(root.memory());
     }
 
     @Override
@@ -190,7 +244,65 @@ public abstract class AbstractBackend implements Backend {
     public final long peakAllocatedBytes() { return peak; }
 
     @Override
-    public final void resetPeak() { peak = allocated; }
+    public final void resetPeak() {
+        peak = allocated;
+        stagedPeak = staged;
+    }
+
+    /** The sizes in floats of every allocation alive now, in no particular order: what the memory plan is checked against. */
+    public final List<Long> liveAllocationFloats() {
+        return live.values().stream().toList();
+    }
+
+    // ---- host staging ----------------------------------------------------------------------
+
+    @Override
+    public final StagingBuffer allocStaging(long length, StagingBuffer.Encoding encoding, int maxUpload) {
+        if (length < 1 || maxUpload < 1 || maxUpload > length) {
+            throw new IllegalArgumentException("a staging buffer needs 1 <= maxUpload <= length, got length " + length
+                    + ", maxUpload " + maxUpload);
+        }
+        if (length > MAX_STAGING_BYTES / encoding.bytes) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "a window of %,d %s values (%.1f GiB) exceeds the 2 GiB one host staging buffer holds;"
+                            + " use a smaller --batch or --seq-len", length, encoding,
+                    length * (double) encoding.bytes / (1L << 30)));
+        }
+        StagingBuffer buffer = allocStagingHook(length, encoding, maxUpload);
+        liveStaging.add(buffer);
+        staged += buffer.byteSize();
+        stagedPeak = Math.max(stagedPeak, staged);
+        return buffer;
+    }
+
+    @Override
+    public final void freeStaging(StagingBuffer buffer) {
+        if (!liveStaging.remove(buffer)) {
+            throw new IllegalArgumentException("freeStaging: not a live staging buffer of " + name());
+        }
+        staged -= buffer.byteSize();
+        freeStagingHook(buffer);
+    }
+
+    @Override
+    public final void uploadStaged(StagingBuffer src, long first, Tensor dst) {
+        own(dst, "uploadStaged");
+        contiguous(dst, "uploadStaged");
+        if (!liveStaging.contains(src)) {
+            throw new IllegalArgumentException("uploadStaged: not a live staging buffer of " + name());
+        }
+        if (dst.size() > src.maxUpload() || first < 0 || first + dst.size() > src.length()) {
+            throw new IllegalArgumentException("uploadStaged of " + dst.size() + " values from " + first
+                    + " of a staging buffer of " + src.length() + " (at most " + src.maxUpload() + " per upload)");
+        }
+        uploadStagedHook(src, first, dst);
+    }
+
+    @Override
+    public final long stagingBytes() { return staged; }
+
+    @Override
+    public final long peakStagingBytes() { return stagedPeak; }
 
     // ---- checked ops -----------------------------------------------------------------------
 

@@ -60,6 +60,37 @@ public interface Backend extends AutoCloseable {
     /** Waits until all queued work is done (for timing). */
     default void synchronize() { }
 
+    // ---- host staging: a window's inputs and targets ----------------------------------------
+
+    /**
+     * Host memory for {@code length} values in {@code encoding}, zeroed, at one address until
+     * {@link #freeStaging}: pinned on cuda, a direct buffer on cpu and opencl, a Java array on
+     * cpu-ref. Uploads from it copy at most {@code maxUpload} values; a backend that converts
+     * integers on the device allocates a device scratch of that many values here (counted in
+     * {@link #allocatedBytes}).
+     */
+    StagingBuffer allocStaging(long length, StagingBuffer.Encoding encoding, int maxUpload);
+
+    /** Where {@link #allocStaging} puts host memory and whether it adds a device scratch (memory plans need it). */
+    default StagingBuffer.Layout stagingLayout() { return StagingBuffer.Layout.HEAP; }
+
+    /** Frees a buffer {@link #allocStaging} returned (and its device scratch). */
+    void freeStaging(StagingBuffer buffer);
+
+    /**
+     * dst (contiguous, n = dst.size() ≤ maxUpload values) = src[first, first + n), integers
+     * converted exactly to float. Stream-ordered like a kernel: it may return before the copy ran,
+     * so the host must not write those values of src until the backend synchronizes. A CUDA graph
+     * capturing it records a host-to-device memcpy node (and, for integers, one kernel).
+     */
+    void uploadStaged(StagingBuffer src, long first, Tensor dst);
+
+    /** Bytes of host staging allocated through this backend now. */
+    long stagingBytes();
+
+    /** Highest value {@link #stagingBytes} has reached since creation or {@link #resetPeak}. */
+    long peakStagingBytes();
+
     // ---- GEMM ------------------------------------------------------------------------------
 
     /**

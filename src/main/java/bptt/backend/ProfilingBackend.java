@@ -106,6 +106,28 @@ public final class ProfilingBackend implements Backend {
     public void synchronize() { inner.synchronize(); }
 
     @Override
+    public StagingBuffer allocStaging(long length, StagingBuffer.Encoding encoding, int maxUpload) {
+        return inner.allocStaging(length, encoding, maxUpload);
+    }
+
+    @Override
+    public StagingBuffer.Layout stagingLayout() { return inner.stagingLayout(); }
+
+    @Override
+    public void freeStaging(StagingBuffer buffer) { inner.freeStaging(buffer); }
+
+    @Override
+    public void uploadStaged(StagingBuffer src, long first, Tensor dst) {
+        timed("uploadStaged", () -> inner.uploadStaged(src, first, dst));
+    }
+
+    @Override
+    public long stagingBytes() { return inner.stagingBytes(); }
+
+    @Override
+    public long peakStagingBytes() { return inner.peakStagingBytes(); }
+
+    @Override
     public void gemm(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c) {
         long t = start();
         inner.gemm(transA, a, transB, b, alpha, beta, c);

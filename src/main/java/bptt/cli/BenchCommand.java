@@ -7,6 +7,7 @@ import bptt.rnn.Cell;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
+import bptt.rnn.Window;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
 import bptt.train.MemoryEstimate;
@@ -78,6 +79,14 @@ public final class BenchCommand implements Runnable {
             description = "text (random tokens of --vocab), copy or adding (the long-range tasks; --vocab is then theirs) (default: ${DEFAULT-VALUE})")
     String task;
 
+    @Option(names = "--plan", description = "print the memory the run would allocate, tensor by tensor (backend,"
+            + " host staging, Java heap), and exit without running it")
+    boolean plan;
+
+    @Option(names = "--memory", paramLabel = "SIZE", description = "with --plan: a budget (e.g. 1GiB); prints whether"
+            + " the run fits and the largest --seq-len that does")
+    String memory;
+
     @Option(names = "--sgemm", paramLabel = "N", defaultValue = "0",
             description = "time an N×N×N sgemm instead of training steps (the GFLOP/s ceiling)")
     int sgemm;
@@ -87,8 +96,14 @@ public final class BenchCommand implements Runnable {
         if (warmup < 0 || repeats < 1) {
             throw new UserError("--warmup must be >= 0 and --repeats >= 1; try --warmup 3 --repeats 5");
         }
+        if (memory != null && !plan) {
+            throw new UserError("--memory is a budget for --plan; add --plan");
+        }
+        Long budget = memory == null ? null : PlanReport.parseSize(memory);
         try (Backend be = backendOption.open()) {
-            if (sgemm > 0) {
+            if (plan) {
+                printPlan(be, budget);
+            } else if (sgemm > 0) {
                 benchSgemm(be);
             } else {
                 benchTraining(be);
@@ -134,39 +149,49 @@ public final class BenchCommand implements Runnable {
         return flops;
     }
 
+    /** The model a bench run trains at hidden size h and l layers: a character model of --vocab, or the task's. */
+    private RnnConfig model(SyntheticTask generator, int h, int l) {
+        return (generator == null ? RnnConfig.charModel(vocab, h, l) : generator.model(h, l)).withCell(Cell.parse(cell));
+    }
+
+    /** The memory plan of one bench run (SGD, no checkpoints saved) of the given sizes on {@code be}. */
+    private MemoryEstimate estimate(Backend be, SyntheticTask generator, MemoryEstimate.Sizes z) {
+        return MemoryEstimate.of(model(generator, z.hidden(), z.layers()), z.batch(), z.seqLen(),
+                Schedule.parse(checkpointEvery), Optimizer.Kind.SGD, MemoryEstimate.Target.of(be));
+    }
+
+    private SyntheticTask generator() {
+        return "text".equalsIgnoreCase(task) ? null : SyntheticTask.create(task, batch, seqLen, 1);
+    }
+
+    private void printPlan(Backend be, Long budget) {
+        SyntheticTask generator = generator();
+        RnnConfig config = model(generator, hidden, layers);
+        MemoryEstimate e = estimate(be, generator, new MemoryEstimate.Sizes(hidden, layers, batch, seqLen));
+        String what = String.format(Locale.ROOT, "bench %s %s B=%d T=%,d H=%d V=%d layers=%d (%,d parameters, SGD)", task,
+                config.cell().option(), batch, seqLen, hidden, config.outputSize(), layers, e.parameters());
+        PlanReport.print(System.out, json, be.name(), what, e, budget,
+                t -> estimate(be, generator, new MemoryEstimate.Sizes(hidden, layers, batch, t)), PlanReport.maxSeqLen(batch));
+    }
+
     private void benchTraining(Backend raw) {
         ProfilingBackend profiler = profile ? new ProfilingBackend(raw) : null;
         Backend be = profile ? profiler : raw;
-        SyntheticTask generator = "text".equalsIgnoreCase(task) ? null : SyntheticTask.create(task, batch, seqLen, 1);
+        SyntheticTask generator = generator();
         Cell recurrentCell = Cell.parse(cell);
-        RnnConfig config = (generator == null ? RnnConfig.charModel(vocab, hidden, layers) : generator.model(hidden, layers))
-                .withCell(recurrentCell);
+        RnnConfig config = model(generator, hidden, layers);
         Schedule schedule = Schedule.parse(checkpointEvery);
         long maxTensor = raw.maxTensorFloats();
-        MemoryEstimate.requireFits(new MemoryEstimate.Sizes(hidden, layers, batch, seqLen), z -> MemoryEstimate.of(
-                        (generator == null ? RnnConfig.charModel(vocab, z.hidden(), z.layers()) : generator.model(z.hidden(), z.layers()))
-                                .withCell(recurrentCell), z.batch(), z.seqLen(), schedule, Optimizer.Kind.SGD, maxTensor),
+        MemoryEstimate.requireFits(new MemoryEstimate.Sizes(hidden, layers, batch, seqLen), z -> estimate(raw, generator, z),
                 Optimizer.Kind.SGD, raw.name(), raw.availableBytes(), maxTensor, MemoryEstimate.heapAvailable());
         int rows = batch * seqLen;
-        float[] inputs = new float[config.tokenInput() ? rows : rows * config.inputSize()];
-        float[] targets = new float[rows];
-        if (generator == null) {
-            SplittableRandom random = new SplittableRandom(1);
-            for (int i = 0; i < rows; i++) {
-                inputs[i] = random.nextInt(vocab);
-                targets[i] = random.nextInt(vocab);
-            }
-        } else {
-            generator.fill(0, 0, inputs, targets);
-        }
         double[] ms = new double[repeats];
         double loss;
         int checkpointK;
         try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, schedule)) {
             checkpointK = ws.checkpointEvery();
             rnn.initialize(1);
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
+            fillWindow(ws.window(), generator, rows);
             ws.resetState();
             for (int i = 0; i < warmup; i++) {
                 step(be, rnn, ws);
@@ -217,6 +242,19 @@ public final class BenchCommand implements Runnable {
         }
         if (profiler != null) {
             printProfile(profiler, median);
+        }
+    }
+
+    /** Random tokens of --vocab as inputs and targets, or the task's first window. */
+    private void fillWindow(Window window, SyntheticTask generator, int rows) {
+        if (generator != null) {
+            generator.fill(0, 0, window);
+            return;
+        }
+        SplittableRandom random = new SplittableRandom(1);
+        for (int i = 0; i < rows; i++) {
+            window.setToken(i, random.nextInt(vocab));
+            window.setTarget(i, random.nextInt(vocab));
         }
     }
 

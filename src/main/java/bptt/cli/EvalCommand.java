@@ -101,8 +101,8 @@ public final class EvalCommand implements Callable<Integer> {
         RnnConfig c = ckpt.config();
         long maxTensor = backend.maxTensorFloats();
         MemoryEstimate.requireFits(new MemoryEstimate.Sizes(c.hidden(), c.layers(), batch, seqLen),
-                z -> MemoryEstimate.of(new RnnConfig(c.inputSize(), c.tokenInput(), z.hidden(), z.layers(), c.outputSize()),
-                        z.batch(), z.seqLen(), Schedule.full(), null, maxTensor),
+                z -> MemoryEstimate.of(new RnnConfig(c.inputSize(), c.tokenInput(), z.hidden(), z.layers(), c.outputSize(),
+                        c.cell()), z.batch(), z.seqLen(), Schedule.full(), null, MemoryEstimate.Target.of(backend)),
                 null, backend.name(), backend.availableBytes(), maxTensor, MemoryEstimate.heapAvailable());
     }
 

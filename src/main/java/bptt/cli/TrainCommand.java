@@ -100,6 +100,12 @@ public final class TrainCommand implements Callable<Integer> {
     int evalEvery;
     @Option(names = "--sample-every", defaultValue = "0", description = "Steps between printed samples; 0 = never (default ${DEFAULT-VALUE}).")
     int sampleEvery;
+    @Option(names = "--plan", description = "Print the memory this run would allocate, tensor by tensor (backend,"
+            + " host staging, Java heap), and exit without training.")
+    boolean plan;
+    @Option(names = "--memory", paramLabel = "SIZE", description = "With --plan: a budget (e.g. 1GiB); prints whether"
+            + " the run fits and the largest --seq-len that does.")
+    String memory;
     @Option(names = "--log", description = "Write metrics to this file, one JSON object per line (appended to on --resume).")
     Path log;
 
@@ -130,15 +136,23 @@ public final class TrainCommand implements Callable<Integer> {
         }
         Schedule schedule = Schedule.parse(checkpointEvery);
         backendOption.validate();
+        if (memory != null && !plan) {
+            throw new UserError("--memory is a budget for --plan; add --plan");
+        }
+        if (plan) {
+            printPlan(schedule, settings.optimizer(), memory == null ? null : PlanReport.parseSize(memory));
+            return 0;
+        }
         Dataset dataset = dataset();
         RnnConfig config = model(dataset, hidden, layers);
-        requireMemory(dataset, schedule, settings.optimizer(), "any backend", Long.MAX_VALUE, Integer.MAX_VALUE, Long.MAX_VALUE);
+        requireMemory(dataset, schedule, settings.optimizer(), "any backend", Long.MAX_VALUE, MemoryEstimate.Target.ANY,
+                Long.MAX_VALUE);
         Path curve = curvePath();
         checkOutputs(dataset, curve);
         try (StopSignals stop = new StopSignals();
              Backend backend = backendOption.open()) {
             MemoryEstimate estimate = requireMemory(dataset, schedule, settings.optimizer(), backend.name(),
-                    backend.availableBytes(), backend.maxTensorFloats(), MemoryEstimate.heapAvailable());
+                    backend.availableBytes(), MemoryEstimate.Target.of(backend), MemoryEstimate.heapAvailable());
             try (Trainer trainer = new Trainer(backend, dataset, settings, schedule);
                  MetricsLog metrics = new MetricsLog(log, resumed != null)) {
                 if ("chrono".equalsIgnoreCase(init)) {
@@ -185,12 +199,44 @@ public final class TrainCommand implements Callable<Integer> {
      * allocated (first against any backend's limits, before one is even opened).
      */
     private MemoryEstimate requireMemory(Dataset dataset, Schedule schedule, Optimizer.Kind kind, String backend,
-                                         long available, long maxTensor, long heap) {
-        Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = z -> MemoryEstimate.of(
-                model(dataset, z.hidden(), z.layers()), z.batch(), z.seqLen(), schedule, kind, maxTensor);
+                                         long available, MemoryEstimate.Target target, long heap) {
+        long dataTokens = dataset instanceof TextDataset text
+                ? (long) text.corpus().trainTokens().length + text.corpus().validationTokens().length : 0;
+        Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = z -> estimate(model(dataset, z.hidden(), z.layers()),
+                z, schedule, kind, target, dataTokens);
         MemoryEstimate.Sizes sizes = new MemoryEstimate.Sizes(hidden, layers, batch, seqLen);
-        MemoryEstimate.requireFits(sizes, estimate, kind, backend, available, maxTensor, heap);
+        MemoryEstimate.requireFits(sizes, estimate, kind, backend, available, target.maxTensorFloats(), heap);
         return estimate.apply(sizes);
+    }
+
+    /** A training run's plan: the model, optimizer and workspace, a checkpoint's host copies and the corpus's token ids. */
+    private static MemoryEstimate estimate(RnnConfig config, MemoryEstimate.Sizes z, Schedule schedule, Optimizer.Kind kind,
+                                           MemoryEstimate.Target target, long dataTokens) {
+        MemoryEstimate e = MemoryEstimate.of(config, z.batch(), z.seqLen(), schedule, kind, target).withCheckpoints();
+        return dataTokens == 0 ? e : e.withHeap("training data: the corpus's token ids", dataTokens * Integer.BYTES, "int[]");
+    }
+
+    /**
+     * --plan: the memory of this run on the chosen backend, without training (and without
+     * requiring the data to be long enough for --seq-len: only its vocabulary matters).
+     */
+    private void printPlan(Schedule schedule, Optimizer.Kind kind, Long budget) {
+        SyntheticTask generator = "text".equalsIgnoreCase(task) ? null : SyntheticTask.create(task, batch, seqLen, seed);
+        Corpus corpus = generator != null ? null : data == null ? Corpus.builtin(valFraction) : Corpus.load(data, valFraction);
+        long dataTokens = corpus == null ? 0 : (long) corpus.trainTokens().length + corpus.validationTokens().length;
+        RnnConfig config = (generator != null ? generator.model(hidden, layers)
+                : RnnConfig.charModel(corpus.vocabulary().size(), hidden, layers)).withCell(Cell.parse(cell));
+        try (Backend backend = backendOption.open()) {
+            MemoryEstimate.Target target = MemoryEstimate.Target.of(backend);
+            MemoryEstimate e = estimate(config, new MemoryEstimate.Sizes(hidden, layers, batch, seqLen), schedule, kind,
+                    target, dataTokens);
+            String what = String.format(Locale.ROOT, "train %s %s B=%d T=%,d H=%d V=%d layers=%d (%,d parameters, %s)",
+                    task, config.cell().option(), batch, seqLen, hidden, config.outputSize(), layers, e.parameters(),
+                    kind.name().toLowerCase(Locale.ROOT));
+            PlanReport.print(System.out, false, backend.name(), what, e, budget, t -> estimate(config,
+                    new MemoryEstimate.Sizes(hidden, layers, batch, t), schedule, kind, target, dataTokens),
+                    PlanReport.maxSeqLen(batch));
+        }
     }
 
     /** The model this run trains on {@code dataset}: its input and output sizes, with --cell. */

@@ -7,6 +7,7 @@ import bptt.rnn.OutputKind;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
+import bptt.rnn.Window;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
 
@@ -73,21 +74,27 @@ public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, i
         int targetRows = config.targetRows(batch, seqLen);
         try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, new Schedule(checkpointEvery, 0))) {
             rnn.initialize(random.nextLong());
-            float[] inputs = new float[tokenInput ? rows : rows * vocab];
-            for (int i = 0; i < inputs.length; i++) {
-                inputs[i] = tokenInput ? random.nextInt(vocab) : (float) random.nextGaussian();
-            }
-            int width = config.targetWidth();
-            float[] targets = new float[targetRows * width];
-            for (int r = 0; r < targetRows; r++) {
-                boolean none = r > 0 && random.nextInt(8) == 0;
-                for (int j = 0; j < width; j++) {
-                    targets[r * width + j] = output.regression() ? (none ? Float.NaN : (float) random.nextGaussian())
-                            : none ? -1 : random.nextInt(vocab);
+            Window window = ws.window();
+            for (int i = 0; i < (tokenInput ? rows : rows * vocab); i++) {
+                if (tokenInput) {
+                    window.setToken(i, random.nextInt(vocab));
+                } else {
+                    window.setInput(i / vocab, i % vocab, (float) random.nextGaussian());
                 }
             }
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
+            int width = config.targetWidth();
+            float[] values = new float[width];
+            for (int r = 0; r < targetRows; r++) {
+                boolean none = r > 0 && random.nextInt(8) == 0;
+                if (output.regression()) {
+                    for (int j = 0; j < width; j++) {
+                        values[j] = none ? Float.NaN : (float) random.nextGaussian();
+                    }
+                    window.setTargetValues(r, values, 0);
+                } else {
+                    window.setTarget(r, none ? -1 : random.nextInt(vocab));
+                }
+            }
             for (int l = 0; l < layers; l++) {
                 be.upload(gaussian(random, batch * hidden, 0.5), ws.initialState(l));
                 if (lstm) {

@@ -2,6 +2,7 @@
 package bptt.conformance;
 
 import bptt.backend.Backend;
+import bptt.backend.StagingBuffer;
 import bptt.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -22,6 +23,29 @@ public final class OpChecks {
     /** A float sum of {@code terms} values of unit size: about terms·2^-24 of error in the worst typical case. */
     static Tolerance reduction(long terms) {
         return Tolerance.of(1e-6 * Math.max(1, Math.sqrt(terms)) + 1e-7 * terms, 1e-5);
+    }
+
+    /**
+     * Two uploads queued back to back from odd offsets of one staging buffer into NaN-poisoned
+     * (n, c) tensors: each must land whole although both go through the same device scratch on a
+     * GPU. Ids span their encoding's whole range (INT32 includes −2^31).
+     */
+    private static List<Output> uploadStaged(Scratch s, StagingBuffer.Encoding encoding, int n, int c) {
+        int count = n * c;
+        StagingBuffer host = s.staging(2L * count + 7, encoding, count);
+        for (long i = 0; i < host.length(); i++) {
+            switch (encoding) {
+                case INT8 -> host.putInt(i, s.random.nextInt(256) - 128);
+                case INT16 -> host.putInt(i, s.random.nextInt(65536) - 32768);
+                case INT32 -> host.putInt(i, i == 3 ? Integer.MIN_VALUE : s.random.nextInt(1 << 25) - (1 << 24));
+                case FLOAT32 -> host.putFloat(i, (float) s.random.nextGaussian());
+            }
+        }
+        Tensor first = s.poisoned(n, c);
+        Tensor second = s.poisoned(n, c);
+        s.be.uploadStaged(host, 3, first);
+        s.be.uploadStaged(host, 3 + count + 1, second);
+        return List.of(s.out("first", first, Tolerance.EXACT), s.out("second", second, Tolerance.EXACT));
     }
 
     /** A check whose body runs on a fresh {@link Scratch}. */
@@ -94,6 +118,9 @@ public final class OpChecks {
             return List.of(s.out("dpre", da, ELEMENTWISE), s.out("dnext", dnext, Tolerance.scaled(1e-5, 1e-5)));
         }));
         list.addAll(cells(n, c));
+        for (StagingBuffer.Encoding encoding : StagingBuffer.Encoding.values()) {
+            list.add(check("uploadStaged " + encoding, nc, s -> uploadStaged(s, encoding, n, c)));
+        }
         for (float beta : new float[]{0f, 0.5f}) {
             list.add(check("sumRows beta=" + beta, nc, s -> {
                 Tensor x = s.gaussian(n, c, 1);

@@ -2,6 +2,7 @@
 package bptt.conformance;
 
 import bptt.backend.Backend;
+import bptt.backend.StagingBuffer;
 import bptt.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -14,6 +15,7 @@ final class Scratch implements AutoCloseable {
     final Backend be;
     final SplittableRandom random;
     private final List<Tensor> roots = new ArrayList<>();
+    private final List<StagingBuffer> staging = new ArrayList<>();
 
     Scratch(Backend be, long seed) {
         this.be = be;
@@ -38,6 +40,13 @@ final class Scratch implements AutoCloseable {
             v[i] = (float) (lo + (hi - lo) * random.nextDouble());
         }
         return tensor(rows, cols, v);
+    }
+
+    /** A host staging buffer of the backend, freed with the scratch. */
+    StagingBuffer staging(long length, StagingBuffer.Encoding encoding, int maxUpload) {
+        StagingBuffer b = be.allocStaging(length, encoding, maxUpload);
+        staging.add(b);
+        return b;
     }
 
     /** A (rows, cols) output tensor filled with NaN. */
@@ -74,5 +83,9 @@ final class Scratch implements AutoCloseable {
             be.free(t);
         }
         roots.clear();
+        for (StagingBuffer b : staging) {
+            be.freeStaging(b);
+        }
+        staging.clear();
     }
 }

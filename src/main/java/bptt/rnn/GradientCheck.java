@@ -58,16 +58,27 @@ public final class GradientCheck {
             }
             be.uploadDoubles(p, rnn.params());
             params = p;
-            double[] inputs = new double[(int) ws.inputs().size()];
-            for (int i = 0; i < inputs.length; i++) {
-                inputs[i] = config.tokenInput() ? random.nextInt(config.inputSize()) : random.nextDouble(-1, 1);
+            int rows = batch * seqLen;
+            Window window = ws.window();
+            int width = config.tokenInput() ? 1 : config.inputSize();
+            for (int i = 0; i < rows * width; i++) {
+                if (config.tokenInput()) {
+                    window.setToken(i, random.nextInt(config.inputSize()));
+                } else {
+                    window.setInput(i / width, i % width, (float) random.nextDouble(-1, 1));
+                }
             }
-            be.uploadDoubles(inputs, ws.inputs());
-            float[] targets = new float[ws.targetValues()];
-            for (int i = 0; i < targets.length; i++) {
-                targets[i] = config.output().regression() ? (float) random.nextDouble(-1, 1) : random.nextInt(config.outputSize());
+            float[] values = new float[config.targetWidth()];
+            for (int r = 0; r < window.targetRows(); r++) {
+                if (config.output().regression()) {
+                    for (int j = 0; j < values.length; j++) {
+                        values[j] = (float) random.nextDouble(-1, 1);
+                    }
+                    window.setTargetValues(r, values, 0);
+                } else {
+                    window.setTarget(r, random.nextInt(config.outputSize()));
+                }
             }
-            ws.setTargets(targets);
             for (int l = 0; l < config.layers(); l++) {
                 h0[l] = randomState(random);
                 c0[l] = cell.hasCellState() ? randomState(random) : null;

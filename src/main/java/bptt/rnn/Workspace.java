@@ -57,11 +57,10 @@ public final class Workspace implements AutoCloseable {
     private final boolean keepAllLogits; // the logits buffer holds every step: forward's dlogits serve backward
     private final OutputKind output;
     private final int targetRows;    // T·B, or B for a per-sequence output
-    private final Tensor inputs;     // (T·B, 1) token ids, or (T·B, D) features
-    private final Tensor targets;    // (targetRows, 1) class ids, -1 = no target; or (targetRows, D_out) values
-    private final Tensor mask;       // regression: (targetRows, 1), 1 where the row has a target, else 0; null for classes
-    private final float[] hostTargets; // regression: the values uploaded, NaN rows made 0
-    private final float[] hostMask;    // regression: the mask uploaded
+    private final Window window;     // the whole window on the host: T·B ids or feature rows, and the target rows
+    private final Tensor inputs;     // (k·B, 1) token ids, or (k·B, D) features, of the segment in loadedInputs
+    private final Tensor targets;    // (k·B, 1) class ids (−1 = no target) or (k·B, D_out) values, of the segment in loadedTargets; (B, ·) per sequence
+    private final Tensor mask;       // regression: (k·B or B, 1), 1 where the row has a target, else 0; null for classes
     private final Tensor[] h0;       // per layer (B, H): state entering step 0
     private final Tensor[] hT;       // per layer (B, H): state after step T-1
     private final Tensor[] c0;       // per layer (B, H), LSTM: cell state entering step 0
@@ -82,7 +81,8 @@ public final class Workspace implements AutoCloseable {
     private final Tensor logits;     // (T·B or S·B, V): logits, then dL/dlogits in place
     private final Tensor losses;     // (same rows, 1)
     private final Tensor lossSum;    // (1, 1)
-    private int targetCount;
+    private int loadedInputs = -1;     // the segment whose inputs are on the device, or -1
+    private int loadedTargets = -1;    // the segment whose targets are on the device, or -1
     private int bufferedSegment = -1;  // checkpointed: the segment whose states are in the one buffer
     private boolean forwarded;         // forward ran since the last backward: gates hold activations, dlogits kept
 
@@ -122,12 +122,12 @@ public final class Workspace implements AutoCloseable {
         for (int s = 0; s < segments; s++) {
             chunkStarts[s] = chunkStartsOf(s);
         }
-        this.inputs = be.alloc(seqLen * batch, cfg.tokenInput() ? 1 : cfg.inputSize());
         this.targetRows = cfg.targetRows(batch, seqLen);
-        this.targets = be.alloc(targetRows, cfg.targetWidth());
-        this.mask = output.regression() ? be.alloc(targetRows, 1) : null;
-        this.hostTargets = output.regression() ? new float[targetRows * cfg.targetWidth()] : null;
-        this.hostMask = output.regression() ? new float[targetRows] : null;
+        this.window = new Window(be, cfg, batch, seqLen, segSteps * batch);
+        this.inputs = be.alloc(segSteps * batch, cfg.tokenInput() ? 1 : cfg.inputSize());
+        int deviceTargetRows = output.perSequence() ? batch : segSteps * batch;
+        this.targets = be.alloc(deviceTargetRows, cfg.targetWidth());
+        this.mask = output.regression() ? be.alloc(deviceTargetRows, 1) : null;
         int buffers = resident ? segments : 1;
         boolean lstm = cell.hasCellState();
         boolean gru = cell.keepsRecurrentGate();
@@ -191,11 +191,12 @@ public final class Workspace implements AutoCloseable {
                 Math.max(1, maxLogitSteps(cfg, batch, seqLen, maxTensorFloats)));
     }
 
-    /** Steps of states one tensor holds: ((k+1)·B, H) states and (k·B, G·H) gates. */
+    /** Steps of a segment one tensor holds: ((k+1)·B, H) states, (k·B, G·H) gates and (k·B, D) inputs. */
     private static int maxStateSteps(RnnConfig cfg, int batch, int seqLen, long maxFloats) {
         long bh = (long) batch * cfg.hidden();
         long bgh = (long) batch * cfg.gateWidth();
-        return (int) Math.max(0, Math.min(seqLen, Math.min(maxFloats / bh - 1, maxFloats / bgh)));
+        long bd = (long) batch * (cfg.tokenInput() ? 1 : cfg.inputSize());
+        return (int) Math.max(0, Math.min(Math.min(seqLen, maxFloats / bd), Math.min(maxFloats / bh - 1, maxFloats / bgh)));
     }
 
     /** Steps of logits one tensor holds: (S·B, V). */
@@ -216,12 +217,6 @@ public final class Workspace implements AutoCloseable {
                     "one step's logits at B=%d, V=%d (%,d floats) exceed the %,d floats one tensor holds on %s;"
                             + " use a smaller --batch", batch, cfg.outputSize(), (long) batch * cfg.outputSize(),
                     maxFloats, be.name()));
-        }
-        long inputFloats = (long) seqLen * batch * (cfg.tokenInput() ? 1 : cfg.inputSize());
-        if (inputFloats > maxFloats) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "the inputs of one window (T·B·D = %,d floats) exceed the %,d floats one tensor holds on %s;"
-                            + " use a smaller --batch or --seq-len", inputFloats, maxFloats, be.name()));
         }
     }
 
@@ -268,17 +263,23 @@ public final class Workspace implements AutoCloseable {
     /** S: steps per output chunk and per weight-gradient GEMM. */
     public int chunkSteps() { return chunkSteps; }
 
-    /** (T·B, 1) token ids or (T·B, D) features; row t·B + b. */
+    /**
+     * The window on the host: token ids or features, and targets, of all T·B rows. Fill it before
+     * a forward pass; the passes upload it one segment at a time.
+     */
+    public Window window() { return window; }
+
+    /**
+     * The device copy of one segment's inputs, (k·B, 1) token ids or (k·B, D) features, rows
+     * local to the segment (with one segment: the whole window, (T·B, ·), after a forward pass).
+     */
     public Tensor inputs() { return inputs; }
 
     /**
-     * (T·B, 1) target class ids, -1 marking a position without a target; (B, 1) per sequence; or,
-     * for a regression output, (T·B or B, D_out) target values.
+     * The device copy of one segment's targets, (k·B, 1) class ids (−1 marks a position without a
+     * target) or (k·B, D_out) values; per sequence, (B, 1 or D_out) of the whole window.
      */
     public Tensor targets() { return targets; }
-
-    /** Values {@link #setTargets} takes: target rows (T·B, or B per sequence) times 1 or D_out. */
-    public int targetValues() { return targetRows * cfg.targetWidth(); }
 
     /** Layer l's initial hidden state h0, (B, H). */
     public Tensor initialState(int layer) { return h0[layer]; }
@@ -337,47 +338,33 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
-    public void setInputs(float[] values) { be.upload(values, inputs); }
+    /** Number of target rows (positions, or sequences) with a target in the current window. */
+    public int targetCount() { return window.targetCount(); }
 
-    /**
-     * Uploads a window's {@link #targetValues} targets, row t·B + b (per sequence: row b), and
-     * counts the rows that have one. Classes: one id per row, -1 for none. Values: D_out per row;
-     * a row holding a NaN has no target.
-     */
-    public void setTargets(float[] values) {
-        if (values.length != targetValues()) {
-            throw new IllegalArgumentException("a window has " + targetValues() + " target values (" + targetRows
-                    + " rows of " + cfg.targetWidth() + "), got " + values.length);
+    /** Puts segment s's inputs on the device unless they are there. */
+    private void loadInputs(int s) {
+        if (loadedInputs != s) {
+            window.uploadInputs(segmentStart(s) * batch, inputs.rows(0, segmentLength(s) * batch));
+            loadedInputs = s;
         }
-        int count = 0;
-        if (!output.regression()) {
-            be.upload(values, targets);
-            for (float v : values) {
-                if (v >= 0) {
-                    count++;
-                }
-            }
-        } else {
-            int width = cfg.targetWidth();
-            for (int r = 0; r < targetRows; r++) {
-                boolean scored = true;
-                for (int j = 0; j < width; j++) {
-                    scored &= !Float.isNaN(values[r * width + j]);
-                }
-                for (int j = 0; j < width; j++) {
-                    hostTargets[r * width + j] = scored ? values[r * width + j] : 0f;
-                }
-                hostMask[r] = scored ? 1f : 0f;
-                count += scored ? 1 : 0;
-            }
-            be.upload(hostTargets, targets);
-            be.upload(hostMask, mask);
-        }
-        targetCount = count;
     }
 
-    /** Number of target rows (positions, or sequences) with a target in the current window. */
-    public int targetCount() { return targetCount; }
+    /** Puts segment s's targets on the device unless they are there; per sequence, the window's B rows whatever s. */
+    private void loadTargets(int s) {
+        int key = output.perSequence() ? 0 : s;
+        if (loadedTargets != key) {
+            int first = output.perSequence() ? 0 : segmentStart(s) * batch;
+            int n = output.perSequence() ? batch : segmentLength(s) * batch;
+            window.uploadTargets(first, targets.rows(0, n), mask == null ? null : mask.rows(0, n));
+            loadedTargets = key;
+        }
+    }
+
+    /** A pass starts from the window as the host holds it now: every segment is uploaded again. */
+    private void reloadWindow() {
+        loadedInputs = -1;
+        loadedTargets = -1;
+    }
 
     /** Sets every layer's h0 (and c0) to zero (start of an epoch). */
     public void resetState() {
@@ -424,6 +411,7 @@ public final class Workspace implements AutoCloseable {
         int len = segmentLength(s);
         int buf = bufferOf(s);
         bufferedSegment = s;
+        loadInputs(s);
         for (int l = 0; l < cfg.layers(); l++) {
             Cell.Weights w = weights[l];
             be.copy(entering(l, s, false), states[l][buf].rows(0, batch));
@@ -431,7 +419,7 @@ public final class Workspace implements AutoCloseable {
                 be.copy(entering(l, s, true), cStates[l][buf].rows(0, batch));
             }
             if (l == 0 && cfg.tokenInput()) {
-                be.gatherColumns(inputs.rows(start * batch, len * batch), w.wih(), gates[l][buf].rows(0, len * batch));
+                be.gatherColumns(inputs.rows(0, len * batch), w.wih(), gates[l][buf].rows(0, len * batch));
             } else {
                 int[] cs = chunkStarts[s];
                 for (int j = 0; j + 1 < cs.length; j++) {
@@ -447,11 +435,15 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
-    /** Inputs of layer l for `len` steps from `start` (within one segment): the features, or layer l-1's outputs. */
+    /**
+     * Inputs of layer l for `len` steps from `start` (within one segment, whose inputs are loaded):
+     * the features, or layer l-1's outputs.
+     */
     private Tensor layerInput(int l, int start, int len) {
         int s = start / segSteps;
-        return l == 0 ? inputs.rows(start * batch, len * batch)
-                : states[l - 1][bufferOf(s)].rows((start - segmentStart(s) + 1) * batch, len * batch);
+        int local = start - segmentStart(s);
+        return l == 0 ? inputs.rows(local * batch, len * batch)
+                : states[l - 1][bufferOf(s)].rows((local + 1) * batch, len * batch);
     }
 
     /** Keeps the state leaving segment s: the next segment's boundary, or the final state. */
@@ -475,6 +467,7 @@ public final class Workspace implements AutoCloseable {
 
     /** Runs the recurrence over all T steps without the output layer (sampling, state warm-up). */
     public void advance() {
+        reloadWindow();
         for (int s = 0; s < segments; s++) {
             runSegment(s);
             keepLeavingState(s);
@@ -487,16 +480,17 @@ public final class Workspace implements AutoCloseable {
      * chunk by chunk. Returns the mean loss in nats.
      */
     public double forward() {
-        if (targetCount == 0) {
-            throw new IllegalStateException("no targets set: call setTargets first");
+        if (window.targetCount() == 0) {
+            throw new IllegalStateException("no targets set: fill window() first");
         }
+        reloadWindow();
         float meanScale = meanScale();
         be.fill(lossSum, 0f);
         for (int s = 0; s < segments; s++) {
             runSegment(s);
             if (output.perSequence()) {
                 if (s == segments - 1) {
-                    loss(lastState(), 0, 0, meanScale);
+                    loss(lastState(), 0, s, 0, meanScale);
                     be.sumRows(losses, 1f, lossSum);
                 }
             } else {
@@ -514,7 +508,7 @@ public final class Workspace implements AutoCloseable {
     }
 
     /** The loss is exactly meanScale·Σ losses, so its gradient uses the same float factor. */
-    private float meanScale() { return 1f / targetCount; }
+    private float meanScale() { return 1f / window.targetCount(); }
 
     /** First row of the logits buffer for local step c of segment s: its own rows when all are kept, else row 0. */
     private int logitRow(int s, int c) { return keepAllLogits ? (segmentStart(s) + c) * batch : 0; }
@@ -525,19 +519,21 @@ public final class Workspace implements AutoCloseable {
      */
     private Tensor outputChunk(int s, int c, int len, float meanScale) {
         Tensor top = states[cfg.layers() - 1][bufferOf(s)].rows((c + 1) * batch, len * batch);   // (len·B, H)
-        return loss(top, logitRow(s, c), (segmentStart(s) + c) * batch, meanScale);
+        return loss(top, logitRow(s, c), s, c * batch, meanScale);
     }
 
     /**
      * The output layer on the top layer's states (n, H) into the logits buffer's n rows from
-     * logitRow, then the loss against the n target rows from targetRow: leaves dL/d(output)
-     * (n, V or D_out) in place of the outputs, which it returns, and the row losses beside them.
+     * logitRow, then the loss against the n target rows from targetRow of segment s's targets on the
+     * device: leaves dL/d(output) (n, V or D_out) in place of the outputs, which it returns, and
+     * the row losses beside them.
      */
-    private Tensor loss(Tensor top, int logitRow, int targetRow, float meanScale) {
+    private Tensor loss(Tensor top, int logitRow, int s, int targetRow, float meanScale) {
         int n = top.rows();
         Tensor lg = logits.rows(logitRow, n);              // (n, V or D_out)
         Tensor rowLosses = losses.rows(logitRow, n);       // (n, 1)
         be.gemm(false, top, true, rnn.param("Wya"), 1f, 0f, lg);
+        loadTargets(s);
         if (output.regression()) {
             be.meanSquaredError(lg, rnn.param("by"), targets.rows(targetRow, n), mask.rows(targetRow, n), meanScale,
                     lg, rowLosses);
@@ -567,6 +563,7 @@ public final class Workspace implements AutoCloseable {
     private void outputs(OutputSink sink) {
         float[] bias = be.download(rnn.param("by"));
         Tensor wya = rnn.param("Wya");
+        reloadWindow();
         for (int s = 0; s < segments; s++) {
             runSegment(s);
             int[] cs = output.perSequence() ? new int[0] : chunkStarts[s];
@@ -593,28 +590,53 @@ public final class Workspace implements AutoCloseable {
         return y;
     }
 
+    /** The class with the largest output in row r of y (n, classes); the first of equal ones. */
+    private static int argmax(float[] y, int r, int classes) {
+        int best = 0;
+        for (int k = 1; k < classes; k++) {
+            if (y[r * classes + k] > y[r * classes + best]) {
+                best = k;
+            }
+        }
+        return best;
+    }
+
     /**
      * Runs the recurrence and returns, for every target row (row t·B + b, or b per sequence), the
      * class with the largest logit (bias included). Meant for evaluation, not training.
      */
     public int[] predict() {
-        if (output.regression()) {
-            throw new IllegalStateException("a regression output predicts values: use predictValues");
-        }
+        requireClasses();
         int classes = cfg.outputSize();
         int[] predicted = new int[targetRows];
         outputs((row0, n, y) -> {
             for (int r = 0; r < n; r++) {
-                int best = 0;
-                for (int k = 1; k < classes; k++) {
-                    if (y[r * classes + k] > y[r * classes + best]) {
-                        best = k;
-                    }
-                }
-                predicted[row0 + r] = best;
+                predicted[row0 + r] = argmax(y, r, classes);
             }
         });
         return predicted;
+    }
+
+    /**
+     * Runs the recurrence and counts the target rows of the window whose target (not −1) is the
+     * class with the largest logit (bias included; the first of equal ones). Meant for evaluation.
+     */
+    public long correctPredictions() {
+        requireClasses();
+        int classes = cfg.outputSize();
+        long[] correct = {0};
+        outputs((row0, n, y) -> {
+            for (int r = 0; r < n; r++) {
+                correct[0] += window.target(row0 + r) == argmax(y, r, classes) ? 1 : 0;
+            }
+        });
+        return correct[0];
+    }
+
+    private void requireClasses() {
+        if (output.regression()) {
+            throw new IllegalStateException("a regression output predicts values: use predictValues");
+        }
     }
 
     /**
@@ -713,8 +735,12 @@ public final class Workspace implements AutoCloseable {
             }
             Tensor dwih = rnn.grad(ParameterLayout.wax(l));    // (G·H, D_l)
             if (l == 0 && cfg.tokenInput()) {
-                be.scatterAddColumns(inputs.rows((start + c) * batch, n), dgc, dwih);
+                loadInputs(s);
+                be.scatterAddColumns(inputs.rows(c * batch, n), dgc, dwih);
             } else {
+                if (l == 0) {
+                    loadInputs(s);
+                }
                 be.gemm(true, dgc, false, layerInput(l, start + c, cl), 1f, 1f, dwih);
             }
             if (l > 0) {
@@ -725,6 +751,7 @@ public final class Workspace implements AutoCloseable {
 
     @Override
     public void close() {
+        window.close();
         be.free(inputs);
         be.free(targets);
         if (mask != null) {

@@ -1,6 +1,8 @@
 // AddingTask: two marked numbers in a sequence of T; predict their sum at the end.
 package bptt.train;
 
+import bptt.rnn.Window;
+
 import java.util.SplittableRandom;
 
 /**
@@ -45,7 +47,7 @@ public final class AddingTask extends SyntheticTask {
     public static int classOf(double sum) { return (int) Math.round(sum / STEP); }
 
     @Override
-    protected void generate(SplittableRandom random, float[] inputs, float[] targets) {
+    protected void generate(SplittableRandom random, Window into) {
         int half = seqLen / 2;
         for (int b = 0; b < batch; b++) {
             int first = random.nextInt(Math.max(1, half));
@@ -55,14 +57,14 @@ public final class AddingTask extends SyntheticTask {
                 int row = t * batch + b;
                 float value = (float) random.nextDouble();
                 boolean marked = t == first || t == second;
-                inputs[2 * row] = value;
-                inputs[2 * row + 1] = marked ? 1f : 0f;
+                into.setInput(row, 0, value);
+                into.setInput(row, 1, marked ? 1f : 0f);
                 if (marked) {
                     sum += value;
                 }
-                targets[row] = -1;
+                into.setTarget(row, -1);
             }
-            targets[(seqLen - 1) * batch + b] = classOf(sum);
+            into.setTarget((seqLen - 1) * batch + b, classOf(sum));
         }
     }
 }

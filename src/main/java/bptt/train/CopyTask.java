@@ -1,6 +1,8 @@
 // CopyTask: remember k symbols across a delay of blanks, then reproduce them after a go marker.
 package bptt.train;
 
+import bptt.rnn.Window;
+
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -47,7 +49,7 @@ public final class CopyTask extends SyntheticTask {
     public double chanceAccuracy() { return 1.0 / SYMBOLS; }
 
     @Override
-    protected void generate(SplittableRandom random, float[] inputs, float[] targets) {
+    protected void generate(SplittableRandom random, Window into) {
         int blank = SYMBOLS;
         int go = SYMBOLS + 1;
         int recallStart = seqLen - length;
@@ -58,8 +60,8 @@ public final class CopyTask extends SyntheticTask {
             }
             for (int t = 0; t < seqLen; t++) {
                 int row = t * batch + b;
-                inputs[row] = t < length ? symbols[t] : t == recallStart - 1 ? go : blank;
-                targets[row] = t >= recallStart ? symbols[t - recallStart] : -1;
+                into.setToken(row, t < length ? symbols[t] : t == recallStart - 1 ? go : blank);
+                into.setTarget(row, t >= recallStart ? symbols[t - recallStart] : -1);
             }
         }
     }

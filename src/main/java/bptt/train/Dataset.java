@@ -2,12 +2,13 @@
 package bptt.train;
 
 import bptt.rnn.RnnConfig;
+import bptt.rnn.Window;
 import bptt.rnn.Workspace;
 
 /**
- * Fills (T·B) input and target arrays, time-major (row t·B + b), for window {@code window} of
- * epoch {@code epoch}; the same position always gives the same data, so a resumed run sees
- * exactly what an uninterrupted one would.
+ * Fills a (T·B) {@link Window} — inputs and targets, time-major (row t·B + b) — for window
+ * {@code window} of epoch {@code epoch}; the same position always gives the same data, so a
+ * resumed run sees exactly what an uninterrupted one would.
  */
 public interface Dataset {
     /** One line for logs and checkpoints. */
@@ -25,7 +26,8 @@ public interface Dataset {
 
     int windowsPerEpoch();
 
-    void fill(int epoch, int window, float[] inputs, float[] targets);
+    /** Writes every row's input and target (−1 where there is none) into {@code into}. */
+    void fill(int epoch, int window, Window into);
 
     /** True when consecutive windows continue the same sequences (truncated BPTT carries the state). */
     boolean carriesState();

@@ -1,6 +1,7 @@
 // Evaluation: mean cross-entropy of a model over a whole token sequence, and bits per character.
 package bptt.train;
 
+import bptt.rnn.Window;
 import bptt.rnn.Workspace;
 
 /** Loss over all targets of a token sequence, batched like training, state carried across windows. */
@@ -51,8 +52,7 @@ public final class Evaluation {
             longest = Math.max(longest, start[s + 1] - start[s]);
         }
         int seqLen = ws.seqLen();
-        float[] inputs = new float[streams * seqLen];
-        float[] targets = new float[streams * seqLen];
+        Window window = ws.window();
         double sum = 0;
         long count = 0;
         ws.resetState();
@@ -62,12 +62,10 @@ public final class Evaluation {
                 for (int s = 0; s < streams; s++) {
                     int row = t * streams + s;  // time-major
                     boolean inside = pos < start[s + 1] - start[s];
-                    inputs[row] = inside ? tokens[start[s] + pos] : 0;
-                    targets[row] = inside ? tokens[start[s] + pos + 1] : -1;
+                    window.setToken(row, inside ? tokens[start[s] + pos] : 0);
+                    window.setTarget(row, inside ? tokens[start[s] + pos + 1] : -1);
                 }
             }
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
             double loss = ws.forward();
             sum += loss * ws.targetCount();
             count += ws.targetCount();

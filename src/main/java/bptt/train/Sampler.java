@@ -46,13 +46,11 @@ public final class Sampler {
         long toDraw = prime.isEmpty() ? length - primeIds.length : length;
         try (Workspace ws = rnn.workspace(1, 1)) {
             ws.resetState();
-            float[] input = new float[1];
             for (int id : primeIds) {
                 if (!sink.accept(vocab.codePoint(id))) {
                     return;
                 }
-                input[0] = id;
-                ws.setInputs(input);
+                ws.window().setToken(0, id);
                 ws.advance();
                 ws.carryState();
             }
@@ -62,8 +60,7 @@ public final class Sampler {
                     return;
                 }
                 if (i + 1 < toDraw) {
-                    input[0] = id;
-                    ws.setInputs(input);
+                    ws.window().setToken(0, id);
                     ws.advance();
                     ws.carryState();
                 }

@@ -2,6 +2,7 @@
 package bptt.train;
 
 import bptt.rnn.RnnConfig;
+import bptt.rnn.Window;
 import bptt.rnn.Workspace;
 
 import java.util.Locale;
@@ -56,12 +57,12 @@ public abstract class SyntheticTask implements Dataset {
     public Vocabulary vocabulary() { return null; }
 
     @Override
-    public void fill(int epoch, int window, float[] inputs, float[] targets) {
-        generate(new SplittableRandom(seed * 1_000_003L + (long) epoch * WINDOWS_PER_EPOCH + window), inputs, targets);
+    public void fill(int epoch, int window, Window into) {
+        generate(new SplittableRandom(seed * 1_000_003L + (long) epoch * WINDOWS_PER_EPOCH + window), into);
     }
 
     /** Writes B sequences, time-major; positions without a target get -1. */
-    protected abstract void generate(SplittableRandom random, float[] inputs, float[] targets);
+    protected abstract void generate(SplittableRandom random, Window into);
 
     /** The chance-level accuracy of the task's metric. */
     public abstract double chanceAccuracy();
@@ -69,25 +70,16 @@ public abstract class SyntheticTask implements Dataset {
     /** Scores {@link #VALIDATION_WINDOWS} held-out windows: loss and accuracy of the argmax predictions. */
     @Override
     public Evaluation.Result validate(Workspace ws) {
-        int rows = batch * seqLen;
-        float[] inputs = new float[(int) ws.inputs().size()];
-        float[] targets = new float[rows];
+        Window window = ws.window();
         double lossSum = 0;
         long scored = 0;
         long correct = 0;
         SplittableRandom held = new SplittableRandom(~seed);
         for (int w = 0; w < VALIDATION_WINDOWS; w++) {
-            generate(held.split(), inputs, targets);
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
+            generate(held.split(), window);
             ws.resetState();
-            int[] predicted = ws.predict();
-            for (int r = 0; r < rows; r++) {
-                if (targets[r] >= 0) {
-                    scored++;
-                    correct += predicted[r] == (int) targets[r] ? 1 : 0;
-                }
-            }
+            correct += ws.correctPredictions();
+            scored += window.targetCount();
             ws.resetState();
             lossSum += ws.forward() * ws.targetCount();
         }

@@ -2,6 +2,7 @@
 package bptt.train;
 
 import bptt.rnn.RnnConfig;
+import bptt.rnn.Window;
 import bptt.rnn.Workspace;
 
 /** Training windows from the corpus's training split; validation over its held-out tail. */
@@ -61,8 +62,8 @@ public final class TextDataset implements Dataset {
     public int windowsPerEpoch() { return streams.windows(seqLen); }
 
     @Override
-    public void fill(int epoch, int window, float[] inputs, float[] targets) {
-        streams.fill(window, seqLen, inputs, targets);
+    public void fill(int epoch, int window, Window into) {
+        streams.fill(window, seqLen, into);
     }
 
     @Override

@@ -1,6 +1,8 @@
 // TokenStreams: PyTorch word-language-model batching: B contiguous streams, windows of T steps.
 package bptt.train;
 
+import bptt.rnn.Window;
+
 /**
  * The token stream is cut to a multiple of B and split into B contiguous streams: stream b holds
  * tokens [b·N/B, (b+1)·N/B). Window i feeds positions [i·T, i·T+T) of every stream as inputs and
@@ -41,10 +43,10 @@ public final class TokenStreams {
     }
 
     /**
-     * Writes window i time-major (row t·B + b) into inputs and targets, each of T·B values;
-     * steps beyond the end of the streams get input 0 and target -1.
+     * Writes window i time-major (row t·B + b) into a window of T·B rows; steps beyond the end
+     * of the streams get input 0 and target -1.
      */
-    public void fill(int window, int seqLen, float[] inputs, float[] targets) {
+    public void fill(int window, int seqLen, Window into) {
         if (window < 0 || window >= windows(seqLen)) {
             throw new IllegalArgumentException("window " + window + " outside [0," + windows(seqLen) + ")");
         }
@@ -55,11 +57,11 @@ public final class TokenStreams {
                 int row = t * batch + b;
                 if (t < steps) {
                     int base = b * streamLength;
-                    inputs[row] = tokens[base + pos];
-                    targets[row] = tokens[base + pos + 1];
+                    into.setToken(row, tokens[base + pos]);
+                    into.setTarget(row, tokens[base + pos + 1]);
                 } else {
-                    inputs[row] = 0;
-                    targets[row] = -1;
+                    into.setToken(row, 0);
+                    into.setTarget(row, -1);
                 }
             }
         }

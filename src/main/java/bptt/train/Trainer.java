@@ -31,8 +31,6 @@ public final class Trainer implements AutoCloseable {
     private final boolean ownsRnn;
     private final Workspace ws;
     private final Optimizer optimizer;
-    private final float[] inputs;
-    private final float[] targets;
     private final List<double[]> history = new ArrayList<>();     // {step, train loss}
     private final List<double[]> valHistory = new ArrayList<>();  // {step, validation loss}
     /** A loss this many times the uniform baseline ln V is reported as divergence while still finite. */
@@ -101,8 +99,6 @@ public final class Trainer implements AutoCloseable {
             throw e;
         }
         this.optimizer = new Optimizer(backend, settings.optimizer(), settings.lr(), (int) rnn.layout().total());
-        this.inputs = new float[(int) ws.inputs().size()];
-        this.targets = new float[ws.targetValues()];
         ws.resetState();
     }
 
@@ -166,9 +162,7 @@ public final class Trainer implements AutoCloseable {
         if (window == 0 || !data.carriesState()) {
             ws.resetState();
         }
-        data.fill(epoch, window, inputs, targets);
-        ws.setInputs(inputs);
-        ws.setTargets(targets);
+        data.fill(epoch, window, ws.window());
         double loss = ws.forward();
         int next = step + 1;
         if (!Double.isFinite(loss)) {

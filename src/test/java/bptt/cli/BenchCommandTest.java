@@ -6,6 +6,7 @@ import bptt.backend.ref.CpuRefBackend;
 import bptt.rnn.Cell;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
+import bptt.rnn.WindowFill;
 import bptt.rnn.Workspace;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,8 +34,7 @@ class BenchCommandTest {
             for (int i = 0; i < ids.length; i++) {
                 ids[i] = i % vocab;
             }
-            ws.setInputs(ids);
-            ws.setTargets(ids);
+            WindowFill.fill(ws, ids, ids);
             be.reset();
             ws.forward();
             ws.backward();

@@ -23,7 +23,7 @@ class CheckpointedBpttTest {
         try (Rnn rnn = new Rnn(be, cfg); Workspace ws = rnn.workspace(batch, seqLen, schedule)) {
             rnn.initialize(seed);
             SplittableRandom random = new SplittableRandom(seed + 1);
-            float[] in = new float[(int) ws.inputs().size()];
+            float[] in = new float[batch * seqLen * (cfg.tokenInput() ? 1 : cfg.inputSize())];
             for (int i = 0; i < in.length; i++) {
                 in[i] = cfg.tokenInput() ? random.nextInt(cfg.inputSize()) : (float) random.nextDouble(-1, 1);
             }
@@ -32,8 +32,7 @@ class CheckpointedBpttTest {
                 tg[i] = random.nextInt(5) == 0 ? -1 : random.nextInt(cfg.outputSize());
             }
             tg[0] = 0;
-            ws.setInputs(in);
-            ws.setTargets(tg);
+            WindowFill.fill(ws, in, tg);
             boolean lstm = cfg.cell().hasCellState();
             for (int l = 0; l < cfg.layers(); l++) {
                 be.upload(uniform(random, batch * cfg.hidden()), ws.initialState(l));

@@ -1,7 +1,10 @@
 // MemoryEstimateTest: the estimate is what the model, optimizer and workspace really allocate, and says what fits.
 package bptt.train;
 
+import bptt.backend.AbstractBackend;
 import bptt.backend.Backend;
+import bptt.backend.StagingBuffer;
+import bptt.conformance.TestBackends;
 import bptt.backend.ref.CpuRefBackend;
 import bptt.rnn.ParameterLayout;
 import bptt.rnn.Rnn;
@@ -13,6 +16,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -58,12 +64,86 @@ class MemoryEstimateTest {
              Optimizer optimizer = new Optimizer(be, kind, 0.1f, (int) rnn.layout().total());
              Workspace ws = rnn.workspace(batch, seqLen, schedule)) {
             assertEquals(be.peakAllocatedBytes(), e.backendBytes(), "estimate vs allocation; workspace k = " + ws.checkpointEvery());
+            assertEquals(sorted(e, MemoryEstimate.Place.DEVICE), sorted(((AbstractBackend) be).liveAllocationFloats()),
+                    "tensor by tensor");
+            assertEquals(be.stagingBytes(), e.heapBytes() - stepViews(e), "the window's staging, in Java arrays on cpu-ref");
             assertEquals(rnn.layout().total(), e.parameters());
             if (maxTensor < Integer.MAX_VALUE - 8) {
                 assertTrue(k == 0 && ws.segmentSteps() < seqLen, "full storage split across tensors: " + ws.segmentSteps());
             }
             assertTrue(optimizer.state().size() * 4L * e.parameters() == e.optimizerBytes());
         }
+    }
+
+    /**
+     * On every backend (cpu-ref, cpu, opencl, cuda when present): each device tensor of the plan
+     * is an allocation of that many floats, and the window's host staging is what the backend
+     * allocated, in the place the plan says; ids in one byte up to V = 128, two above.
+     */
+    @ParameterizedTest(name = "{0} {1} V={2} dense={3} k={4}")
+    @CsvSource({
+            "cpu-ref, tanh, 65, false, -1", "cpu-ref, gru, 300, false, 0", "cpu-ref, lstm, 7, true, 3",
+            "cpu, tanh, 65, false, -1", "cpu, lstm, 300, false, 5", "cpu, gru, 9, true, 0",
+            "opencl, tanh, 65, false, -1", "opencl, lstm, 300, false, 0", "opencl, gru, 9, true, 4",
+            "cuda, tanh, 65, false, -1", "cuda, gru, 40000, false, 0", "cuda, lstm, 9, true, 4"})
+    void everyTensorAndStagingBufferOfThePlanIsAllocatedOnEachBackend(String backend, String cell, int v, boolean dense,
+                                                                       int k) {
+        RnnConfig config = (dense ? new RnnConfig(v, false, 6, 2, 5) : RnnConfig.charModel(v, 6, 2))
+                .withCell(bptt.rnn.Cell.parse(cell));
+        int batch = 3;
+        int seqLen = 50;
+        Schedule schedule = new Schedule(k, 0);
+        try (Backend be = TestBackends.openFresh(backend)) {
+            MemoryEstimate e = MemoryEstimate.of(config, batch, seqLen, schedule, Optimizer.Kind.ADAM,
+                    MemoryEstimate.Target.of(be));
+            List<Long> before = ((AbstractBackend) be).liveAllocationFloats();
+            long stagedBefore = be.stagingBytes();
+            try (Rnn rnn = new Rnn(be, config);
+                 Optimizer optimizer = new Optimizer(be, Optimizer.Kind.ADAM, 0.1f, (int) rnn.layout().total());
+                 Workspace ws = rnn.workspace(batch, seqLen, schedule)) {
+                List<Long> now = new ArrayList<>(((AbstractBackend) be).liveAllocationFloats());
+                for (Long floats : before) {
+                    now.remove(floats);
+                }
+                assertEquals(sorted(e, MemoryEstimate.Place.DEVICE), sorted(now), "device tensors, tensor by tensor");
+                MemoryEstimate.Place host = be.stagingLayout().place() == StagingBuffer.Place.JAVA_HEAP
+                        ? MemoryEstimate.Place.HEAP : MemoryEstimate.Place.HOST;
+                long planned = e.items().stream().filter(i -> i.group().equals("window") && i.place() == host)
+                        .mapToLong(MemoryEstimate.Item::bytes).sum();
+                assertEquals(planned, be.stagingBytes() - stagedBefore, "host staging");
+                long rows = (long) batch * seqLen;
+                long idBytes = v <= 128 ? 1 : v <= 32768 ? 2 : 4;
+                long inputBytes = dense ? 4L * v : idBytes;
+                long targetBytes = dense ? 1 : idBytes;   // dense models here have 5 classes
+                assertEquals(rows * (inputBytes + targetBytes), planned, "compact ids: " + inputBytes
+                        + " bytes per input row, " + targetBytes + " per target");
+                assertTrue(optimizer.state().size() == 2);
+            }
+        }
+    }
+
+    /** A plan's items in one place as one float count per allocation, sorted. */
+    private static List<Long> sorted(MemoryEstimate e, MemoryEstimate.Place place) {
+        List<Long> list = new ArrayList<>();
+        for (MemoryEstimate.Item i : e.items()) {
+            if (i.place() == place) {
+                for (long c = 0; c < i.count(); c++) {
+                    list.add(i.floatsEach());
+                }
+            }
+        }
+        Collections.sort(list);
+        return list;
+    }
+
+    private static List<Long> sorted(List<Long> floats) {
+        List<Long> list = new ArrayList<>(floats);
+        Collections.sort(list);
+        return list;
+    }
+
+    private static long stepViews(MemoryEstimate e) {
+        return e.items().stream().filter(i -> i.name().startsWith("step views")).mapToLong(MemoryEstimate.Item::bytes).sum();
     }
 
     @Test

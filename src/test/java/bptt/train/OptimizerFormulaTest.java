@@ -143,12 +143,8 @@ class OptimizerFormulaTest {
         TrainSettings s = new TrainSettings(6, 2, 3, 5, 1, lr, Optimizer.Kind.SGD, clip, 7, 0, 0, 0, 0);
         try (Backend be = TestBackends.openFresh(backend); Trainer trainer = new Trainer(be, corpus, s)) {
             Workspace ws = trainer.workspace();
-            float[] inputs = new float[s.batch() * s.seqLen()];
-            float[] targets = new float[s.batch() * s.seqLen()];
-            trainer.data().fill(0, 0, inputs, targets);
+            trainer.data().fill(0, 0, ws.window());
             ws.resetState();
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
             ws.forward();
             ws.backward();
             float[] g = be.download(trainer.rnn().grads());

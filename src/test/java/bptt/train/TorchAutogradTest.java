@@ -8,6 +8,7 @@ import bptt.rnn.Cell;
 import bptt.rnn.ParameterLayout;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
+import bptt.rnn.WindowFill;
 import bptt.rnn.Workspace;
 import com.google.gson.Gson;
 import com.google.gson.JsonArray;
@@ -227,8 +228,7 @@ class TorchAutogradTest {
     private static double forwardBackward(Backend be, Rnn rnn, Workspace ws, float[] params, JsonObject problem) {
         RnnConfig cfg = rnn.config();
         be.upload(params, rnn.params());
-        ws.setInputs(floats(problem.getAsJsonArray("inputs")));
-        ws.setTargets(floats(problem.getAsJsonArray("targets")));
+        WindowFill.fill(ws, floats(problem.getAsJsonArray("inputs")), floats(problem.getAsJsonArray("targets")));
         float[] h0 = floats(problem.getAsJsonArray("h0"));
         float[] c0 = floats(problem.getAsJsonArray("c0"));
         int n = B * H;

@@ -2,6 +2,7 @@
 package bptt.backend.cpu;
 
 import bptt.backend.AbstractBackend;
+import bptt.backend.StagingBuffer;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
 
@@ -211,6 +212,22 @@ public final class CpuBackend extends AbstractBackend {
     protected void uploadHook(float[] src, Tensor dst) {
         checkOpen();
         buf(dst).put(off(dst), src, 0, src.length);
+        written(dst);
+    }
+
+    @Override
+    public StagingBuffer.Layout stagingLayout() { return new StagingBuffer.Layout(StagingBuffer.Place.NATIVE, false); }
+
+    /** Host staging in native memory beside the tensors, out of the Java heap. */
+    @Override
+    protected StagingBuffer allocStagingHook(long length, StagingBuffer.Encoding encoding, int maxUpload) {
+        return StagingBuffer.direct(this, length, encoding, maxUpload);
+    }
+
+    @Override
+    protected void uploadStagedHook(StagingBuffer src, long first, Tensor dst) {
+        checkOpen();
+        src.copyTo(first, buf(dst), off(dst), (int) dst.size());
         written(dst);
     }
 

@@ -5,6 +5,7 @@ import bptt.backend.AbstractBackend;
 import bptt.backend.BackendUnavailableException;
 import bptt.backend.DeviceOutOfMemoryException;
 import bptt.backend.KernelSource;
+import bptt.backend.StagingBuffer;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
 import jcuda.Pointer;
@@ -24,11 +25,14 @@ import jcuda.jcublas.cublasHandle;
 import jcuda.jcublas.cublasMath;
 import jcuda.runtime.cudaStream_t;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK;
@@ -65,6 +69,7 @@ public final class CudaBackend extends AbstractBackend {
     private final cublasHandle cublas = new cublasHandle();
     private final LaunchConfig.Limits limits;
     private final Map<CudaMemory, Boolean> live = new IdentityHashMap<>();
+    private final Set<CudaStaging> pinned = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final String description;
     private CUmodule module;
@@ -232,6 +237,82 @@ public final class CudaBackend extends AbstractBackend {
         sync("before upload");
         CudaErrors.check(JCudaDriver.cuMemcpyHtoD(mem(dst).ptr.withByteOffset(dst.offset() * Sizeof.FLOAT),
                 Pointer.to(src), (long) src.length * Sizeof.FLOAT), "cuMemcpyHtoD");
+    }
+
+    /**
+     * Host staging in page-locked memory (cuMemAllocHost), so that uploads from it are truly
+     * asynchronous and a graph capture records them; ids get a device scratch of maxUpload values
+     * of their width, which the upload_staged kernel widens into the tensor.
+     */
+    private static final class CudaStaging extends StagingBuffer {
+        final Pointer host;
+        final CudaMemory raw;   // integers: the packed ids on the device before widening; null for floats
+
+        CudaStaging(CudaBackend owner, Pointer host, long length, Encoding encoding, int maxUpload, CudaMemory raw) {
+            super(owner, host.getByteBuffer(0, length * encoding.bytes), length, encoding, maxUpload);
+            this.host = host;
+            this.raw = raw;
+        }
+
+        /** The host address of value i. */
+        Pointer at(long i) { return host.withByteOffset(i * encoding().bytes); }
+    }
+
+    @Override
+    public StagingBuffer.Layout stagingLayout() { return new StagingBuffer.Layout(StagingBuffer.Place.PINNED, true); }
+
+    @Override
+    protected StagingBuffer allocStagingHook(long length, StagingBuffer.Encoding encoding, int maxUpload) {
+        bind();
+        long bytes = length * encoding.bytes;
+        Pointer host = new Pointer();
+        CudaErrors.check(JCudaDriver.cuMemAllocHost(host, bytes), "cuMemAllocHost(" + bytes + " bytes) for host staging");
+        CudaMemory raw = null;
+        try {
+            if (encoding.isInteger()) {
+                raw = (CudaMemory) allocCounted(((long) maxUpload * encoding.bytes + 3) / 4);
+            }
+            CudaStaging staging = new CudaStaging(this, host, length, encoding, maxUpload, raw);
+            ByteBuffer zero = host.getByteBuffer(0, bytes);
+            byte[] zeros = new byte[(int) Math.min(bytes, 1 << 16)];
+            while (zero.hasRemaining()) {
+                zero.put(zeros, 0, Math.min(zeros.length, zero.remaining()));
+            }
+            pinned.add(staging);
+            return staging;
+        } catch (RuntimeException e) {
+            JCudaDriver.cuMemFreeHost(host);
+            if (raw != null) {
+                freeCounted(raw);
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    protected void freeStagingHook(StagingBuffer buffer) {
+        bind();
+        CudaStaging s = (CudaStaging) buffer;
+        sync("before freeing host staging");   // no queued copy may still read it
+        pinned.remove(s);
+        CudaErrors.check(JCudaDriver.cuMemFreeHost(s.host), "cuMemFreeHost");
+        if (s.raw != null) {
+            freeCounted(s.raw);
+        }
+    }
+
+    @Override
+    protected void uploadStagedHook(StagingBuffer src, long first, Tensor dst) {
+        bind();
+        CudaStaging s = (CudaStaging) src;
+        int width = s.encoding().bytes;
+        long bytes = dst.size() * width;
+        CUdeviceptr target = s.raw != null ? s.raw.ptr : mem(dst).ptr.withByteOffset(dst.offset() * Sizeof.FLOAT);
+        CudaErrors.check(JCudaDriver.cuMemcpyHtoDAsync(target, s.at(first), bytes, stream), "cuMemcpyHtoDAsync");
+        syncIfAsked("cuMemcpyHtoDAsync");
+        if (s.raw != null) {
+            launch(KernelCall.uploadStaged(s.raw, dst, width, limits));
+        }
     }
 
     @Override
@@ -444,6 +525,10 @@ public final class CudaBackend extends AbstractBackend {
             JCudaDriver.cuMemFree(m.ptr);
         }
         live.clear();
+        for (CudaStaging s : pinned) {
+            JCudaDriver.cuMemFreeHost(s.host);
+        }
+        pinned.clear();
         if (scratch != null) {
             JCudaDriver.cuMemFree(mem(scratch).ptr);
             scratch = null;

@@ -161,6 +161,15 @@ record KernelCall(String kernel, LaunchConfig launch, List<Arg> args) {
                 .launch(LaunchConfig.scatterAddColumns(grad.cols(), lim));
     }
 
+    /**
+     * dst (n values) = the n integers of {@code width} bytes packed from the start of raw (a
+     * staging buffer's device scratch), as floats.
+     */
+    static KernelCall uploadStaged(DeviceMemory raw, Tensor dst, int width, LaunchConfig.Limits lim) {
+        return call("upload_staged").buf(raw, 0, ((long) dst.size() * width + 3) / 4).buf(dst).i(dst.size()).i(width)
+                .launch(LaunchConfig.elementwise("upload_staged", dst.size(), lim));
+    }
+
     /** First pass over x into scratch[0, parts); scratch is (1, SUM_PARTS + 1). */
     static KernelCall sumOfSquares(Tensor x, Tensor scratch, LaunchConfig.Limits lim) {
         int parts = LaunchConfig.sumOfSquaresParts(x.size());

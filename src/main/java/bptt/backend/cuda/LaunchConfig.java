@@ -81,7 +81,7 @@ public record LaunchConfig(String kernel, long threads, int grid, int block, int
 
     /**
      * fill, copy, axpy, scale, tanh_backward, tanh_cell_backward, sgd_update, adam_update,
-     * adagrad_update: one thread per element.
+     * adagrad_update, upload_staged: one thread per element.
      */
     public static LaunchConfig elementwise(String kernel, long n, Limits limits) { return plan(kernel, n, limits); }
 

@@ -5,6 +5,7 @@ import bptt.backend.AbstractBackend;
 import bptt.backend.BackendUnavailableException;
 import bptt.backend.GemmPlan;
 import bptt.backend.KernelSource;
+import bptt.backend.StagingBuffer;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
 import org.jocl.CL;
@@ -22,6 +23,7 @@ import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
 import org.jocl.cl_program;
 
+import java.nio.ByteBuffer;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -225,6 +227,58 @@ public final class OpenClBackend extends AbstractBackend {
         }
         CL.clEnqueueWriteBuffer(queue, mem(dst), true, dst.offset() * Sizeof.cl_float,
                 (long) src.length * Sizeof.cl_float, Pointer.to(src), 0, null, null);
+    }
+
+    /**
+     * Host staging in a direct buffer, so that writes from it can be non-blocking and ordered on
+     * the queue like kernels; ids get a device scratch of maxUpload values of their width, which
+     * the upload_staged kernel widens into the tensor.
+     */
+    private static final class ClStaging extends StagingBuffer {
+        final ClMemory raw;   // integers: the packed ids on the device before widening; null for floats
+
+        ClStaging(OpenClBackend owner, long length, Encoding encoding, int maxUpload, ClMemory raw) {
+            super(owner, ByteBuffer.allocateDirect(Math.toIntExact(length * encoding.bytes)), length, encoding, maxUpload);
+            this.raw = raw;
+        }
+
+        /** The host address of value i. */
+        Pointer at(long i) { return Pointer.to(bytes()).withByteOffset(i * encoding().bytes); }
+    }
+
+    @Override
+    public StagingBuffer.Layout stagingLayout() { return new StagingBuffer.Layout(StagingBuffer.Place.NATIVE, true); }
+
+    @Override
+    protected StagingBuffer allocStagingHook(long length, StagingBuffer.Encoding encoding, int maxUpload) {
+        ClMemory raw = encoding.isInteger() ? (ClMemory) allocCounted(((long) maxUpload * encoding.bytes + 3) / 4) : null;
+        return new ClStaging(this, length, encoding, maxUpload, raw);
+    }
+
+    @Override
+    protected void freeStagingHook(StagingBuffer buffer) {
+        CL.clFinish(queue);   // no queued write may still read it
+        ClStaging s = (ClStaging) buffer;
+        if (s.raw != null) {
+            freeCounted(s.raw);
+        }
+    }
+
+    @Override
+    protected void uploadStagedHook(StagingBuffer src, long first, Tensor dst) {
+        ClStaging s = (ClStaging) src;
+        int width = s.encoding().bytes;
+        long bytes = dst.size() * width;
+        if (bytes == 0) {
+            return;
+        }
+        if (s.raw == null) {
+            CL.clEnqueueWriteBuffer(queue, mem(dst), false, dst.offset() * Sizeof.cl_float, bytes, s.at(first), 0, null,
+                    null);
+        } else {
+            CL.clEnqueueWriteBuffer(queue, s.raw.mem, false, 0, bytes, s.at(first), 0, null, null);
+            launch("upload_staged", n(dst), s.raw.mem, 0, mem(dst), off(dst), n(dst), width);
+        }
     }
 
     @Override

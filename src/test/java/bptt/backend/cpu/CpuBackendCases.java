@@ -5,6 +5,7 @@ import bptt.backend.Backend;
 import bptt.backend.ref.CpuRefBackend;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
+import bptt.rnn.WindowFill;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
@@ -436,8 +437,7 @@ abstract class CpuBackendCases {
             float[] nan = new float[(int) rnn.layout().total()];
             Arrays.fill(nan, Float.NaN);
             be.upload(nan, rnn.grads());
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
+            WindowFill.fill(ws, inputs, targets);
             for (int l = 0; l < config.layers(); l++) {
                 be.upload(h0[l], ws.initialState(l));
             }

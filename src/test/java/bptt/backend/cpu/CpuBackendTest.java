@@ -3,6 +3,7 @@ package bptt.backend.cpu;
 
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
+import bptt.rnn.WindowFill;
 import bptt.rnn.Workspace;
 import bptt.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -68,8 +69,7 @@ class CpuBackendTest extends CpuBackendCases {
         long self = Thread.currentThread().getId();
         try (Rnn rnn = new Rnn(cpu, config); Workspace ws = rnn.workspace(1, seqLen)) {
             rnn.initialize(3);
-            ws.setInputs(ids);
-            ws.setTargets(ids);
+            WindowFill.fill(ws, ids, ids);
             long bytes = 0;
             for (int pass = 0; pass < 200; pass++) {   // C2 compiles the softmax row after ~5,000 rows
                 long before = threads.getThreadAllocatedBytes(self);

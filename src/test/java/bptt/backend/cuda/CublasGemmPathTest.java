@@ -8,6 +8,7 @@ import bptt.rnn.Cell;
 import bptt.rnn.ParameterLayout;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
+import bptt.rnn.WindowFill;
 import bptt.rnn.Workspace;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
@@ -211,8 +212,7 @@ class CublasGemmPathTest {
             for (int i = 0; i < targets.length; i++) {
                 targets[i] = i % 4 == 3 ? -1 : random.nextInt(cfg.outputSize());
             }
-            ws.setInputs(inputs);
-            ws.setTargets(targets);
+            WindowFill.fill(ws, inputs, targets);
             for (int l = 0; l < cfg.layers(); l++) {
                 be.upload(random(random, B * H, 0.5), ws.initialState(l));
                 if (cfg.cell().hasCellState()) {

@@ -10,9 +10,13 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
+import jcuda.driver.CUstreamCaptureStatus;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 import jcuda.jcublas.JCublas2;
@@ -25,6 +29,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +39,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.IntSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -332,5 +339,105 @@ class CudaEmulatorTest {
         CUdeviceptr x = alloc(1);
         assertEquals(cublasStatus.CUBLAS_STATUS_NOT_INITIALIZED, sgemm(h, 0, 0, 1, 1, 1, 1f, x, 1, x, 1, 0f, x, 1));
         assertEquals(cublasStatus.CUBLAS_STATUS_NOT_INITIALIZED, JCublas2.cublasDestroy(h));
+    }
+
+    // ---- stream capture and graphs -------------------------------------------------------------
+
+    /** Page-locked host memory of n floats and a view of it. */
+    private static FloatBuffer pinned(Pointer host, int n) {
+        ok(JCudaDriver.cuMemAllocHost(host, (long) n * Sizeof.FLOAT));
+        return host.getByteBuffer(0, (long) n * Sizeof.FLOAT).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
+
+    private static CUgraphExec endAndInstantiate(CUstream s) {
+        CUgraph graph = new CUgraph();
+        ok(JCudaDriver.cuStreamEndCapture(s, graph));
+        CUgraphExec exec = new CUgraphExec();
+        ok(JCudaDriver.cuGraphInstantiate(exec, graph, 0));
+        ok(JCudaDriver.cuGraphDestroy(graph));
+        return exec;
+    }
+
+    /**
+     * A captured graph records a copy from pinned memory, a kernel and a cuBLAS call, runs nothing
+     * while being captured, and every launch computes on what memory holds when it runs: new host
+     * input, and device values changed between launches, give the new result.
+     */
+    @Test
+    void aGraphRecordsTheWorkAndEveryLaunchComputesOnTheCurrentValues() {
+        CUstream s = stream(CUstream_flags.CU_STREAM_NON_BLOCKING);     // synchronous copies do not wait for it
+        cublasHandle h = cublas(s);
+        Pointer host = new Pointer();
+        FloatBuffer staging = pinned(host, 4);
+        CUdeviceptr x = alloc(4), w = alloc(4), y = alloc(4);
+        ok(JCudaDriver.cuMemcpyHtoD(w, Pointer.to(new float[] {1, 2, 3, 4}), 4L * Sizeof.FLOAT));
+        staging.put(0, new float[] {1, 1, 1, 1});
+
+        ok(JCudaDriver.cuStreamBeginCapture(s, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_GLOBAL));
+        int[] status = new int[1];
+        ok(JCudaDriver.cuStreamIsCapturing(s, status));
+        assertEquals(CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_ACTIVE, status[0]);
+        ok(JCudaDriver.cuMemcpyHtoDAsync(x, host, 4L * Sizeof.FLOAT, s));
+        ok(fill(s, y, 0, 1, 0f, 0));                                          // y[0] = 0, then y[0] += 2·x·w
+        assertEquals(cublasStatus.CUBLAS_STATUS_SUCCESS, sgemm(h, 1, 0, 1, 1, 4, 2f, x, 4, w, 4, 1f, y, 1));
+        CUgraphExec exec = endAndInstantiate(s);
+        assertTrue(Float.isNaN(read(x, 4)[0]) && Float.isNaN(read(y, 1)[0]), "capturing runs nothing");
+
+        ok(JCudaDriver.cuGraphLaunch(exec, s));
+        ok(JCudaDriver.cuStreamSynchronize(s));
+        assertEquals(20f, read(y, 1)[0], "2·(1+2+3+4)");
+
+        staging.put(0, new float[] {0, 0, 0, 10});                            // new input in the staging buffer
+        ok(JCudaDriver.cuMemcpyHtoD(w, Pointer.to(new float[] {1, 2, 3, 5}), 4L * Sizeof.FLOAT));
+        ok(JCudaDriver.cuGraphLaunch(exec, s));
+        ok(JCudaDriver.cuGraphLaunch(exec, s));
+        assertEquals(20f, read(y, 1)[0], "a launched graph runs only when the host waits for its stream");
+        ok(JCudaDriver.cuStreamSynchronize(s));
+        assertEquals(100f, read(y, 1)[0], "2·10·5: the copy read the new host values, the GEMM the new weights");
+        assertArrayEquals(new float[] {0, 0, 0, 10}, read(x, 4));
+        ok(JCudaDriver.cuGraphExecDestroy(exec));
+        ok(JCudaDriver.cuMemFreeHost(host));
+    }
+
+    /** What the driver forbids while a stream is captured fails there too, and the capture then fails at its end. */
+    @Test
+    void whatACaptureForbidsFailsAndInvalidatesIt() {
+        CUstream s = stream(CUstream_flags.CU_STREAM_DEFAULT);
+        CUdeviceptr x = alloc(4);
+        float[] host = new float[4];
+        int[] forbidden = {
+            captureThen(s, x, () -> JCudaDriver.cuMemcpyHtoD(x, Pointer.to(host), 16)),
+            captureThen(s, x, () -> JCudaDriver.cuMemcpyDtoH(Pointer.to(host), x, 16)),
+            captureThen(s, x, () -> JCudaDriver.cuStreamSynchronize(s)),
+            captureThen(s, x, JCudaDriver::cuCtxSynchronize),
+            captureThen(s, x, () -> JCudaDriver.cuMemAlloc(new CUdeviceptr(), 16)),
+            captureThen(s, x, () -> JCudaDriver.cuMemcpyHtoDAsync(x, Pointer.to(host), 16, s)),
+        };
+        assertArrayEquals(new int[] {CUresult.CUDA_ERROR_STREAM_CAPTURE_IMPLICIT,
+            CUresult.CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, CUresult.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+            CUresult.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, CUresult.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+            CUresult.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED}, forbidden);
+        assertTrue(errorText(CUresult.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED).contains("cuMemcpyHtoDAsync from pageable"
+                + " host memory"), errorText(CUresult.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED));
+        assertEquals(CUresult.CUDA_ERROR_INVALID_VALUE, JCudaDriver.cuStreamBeginCapture(new CUstream(),
+                CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_GLOBAL), "the legacy stream cannot be captured");
+        ok(fill(s, x, 0, 4, 7f, 0));
+        ok(JCudaDriver.cuStreamSynchronize(s));
+        assertEquals(7f, read(x, 4)[3], "after a failed capture the stream works as before");
+    }
+
+    /**
+     * Begins a capture on s, records a fill of x, makes a call, ends the capture (which must fail
+     * as invalidated); returns the call's result.
+     */
+    private int captureThen(CUstream s, CUdeviceptr x, IntSupplier call) {
+        ok(JCudaDriver.cuStreamBeginCapture(s, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_GLOBAL));
+        ok(fill(s, x, 0, 4, 0f, 0));
+        int result = call.getAsInt();
+        int[] status = new int[1];
+        ok(JCudaDriver.cuStreamIsCapturing(s, status));
+        assertEquals(CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_INVALIDATED, status[0]);
+        assertEquals(CUresult.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, JCudaDriver.cuStreamEndCapture(s, new CUgraph()));
+        return result;
     }
 }

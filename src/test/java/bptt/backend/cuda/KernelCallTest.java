@@ -133,6 +133,10 @@ class KernelCallTest {
                 "rows", 6, "hidden", 5, "vocab", 9));
         covered.add(call(sigs, KernelCall.scatterAddColumns(ids, grad, table, LIM), "ids", ids, "grad", grad,
                 "tableGrad", table, "rows", 6, "hidden", 5, "vocab", 9));
+        for (int width : new int[]{1, 2, 4}) {
+            covered.add(call(sigs, KernelCall.uploadStaged(slab.memory(), ids, width, LIM), "raw", 0L, "dst", ids,
+                    "n", 6, "width", width));
+        }
         covered.add(call(sigs, KernelCall.sumOfSquares(x, scratch, LIM), "x", x, "partials", scratch, "n", 15,
                 "parts", 15));
         covered.add(call(sigs, KernelCall.sumOfSquaresFinal(15, scratch, LIM), "partials", scratch,

@@ -33,7 +33,7 @@ class LaunchConfigTest {
     private static Map<String, Kernel> kernels(LaunchConfig.Limits lim) {
         Map<String, Kernel> k = new LinkedHashMap<>();
         for (String name : new String[] {"fill", "copy", "axpy", "scale", "tanh_backward", "tanh_cell_backward",
-                "sgd_update", "adam_update", "adagrad_update"}) {
+                "sgd_update", "adam_update", "adagrad_update", "upload_staged"}) {
             k.put(name, new Kernel("n", Sizes::n, s -> LaunchConfig.elementwise(name, s.n(), lim)));
         }
         k.put("bias_tanh", new Kernel("rows * cols", Sizes::n, s -> LaunchConfig.biasTanh(s.rows(), s.cols(), lim)));
