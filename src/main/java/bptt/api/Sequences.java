@@ -317,6 +317,34 @@ public final class Sequences implements Dataset {
         return withTargets(OutputKind.CLASSES, classes, classIds(flat, classes));
     }
 
+    /**
+     * Classes to predict taken from an input column, which stops being an input: for a series the
+     * column's value at every step, for sequences its value at each sequence's last step (one
+     * class per sequence). Every value must be a whole number in [0, classes).
+     *
+     * @param column  the column holding the class ids
+     * @param classes the number of classes
+     * @return this data with those targets
+     */
+    public Sequences labelColumn(int column, int classes) {
+        requireDense("labelColumn");
+        if (column < 0 || column >= features) {
+            throw new IllegalArgumentException("column " + column + " does not exist: the data has columns 0 to "
+                    + (features - 1));
+        }
+        int rows = series ? length : count;
+        int[] labels = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            float v = inputs[(series ? r : r * length + length - 1) * features + column];
+            if (v != Math.rint(v)) {
+                throw new IllegalArgumentException("column " + this.columns.get(column) + " holds " + v + " at "
+                        + (series ? "step " : "the last step of sequence ") + r + "; class ids are whole numbers");
+            }
+            labels[r] = (int) v;
+        }
+        return dropColumns(new int[]{column}).labels(labels, classes);
+    }
+
     private static float[] classIds(int[] labels, int classes) {
         if (classes <= 0) {
             throw new IllegalArgumentException("the number of classes must be positive, got " + classes);

@@ -21,11 +21,13 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import bptt.api.SavedModel;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = {"Scores a checkpoint: mean cross-entropy and bits per character over a whole text file.",
+                "For a model of --data FILE.csv|.npy or --task series: MSE and MAE (or accuracy) on a file of that layout.",
                 "For a model trained with --task copy|adding: its loss and accuracy on held-out sequences."})
 public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", defaultValue = TrainCommand.DEFAULT_SAVE,
@@ -43,13 +45,28 @@ public final class EvalCommand implements Callable<Integer> {
     int seqLen;
     @Mixin
     BackendOption backendOption;
-    @Option(names = "--json", description = "Print one JSON object: loss, bpc, tokens.")
+    @Option(names = "--json", description = "Print one JSON object: loss, bpc, tokens (real values: mse, mae, targets).")
     boolean json;
+    @Option(names = "--target-columns", paramLabel = "COLS", description = "Real-valued models: the columns of --data to predict"
+            + " (default: the checkpoint's).")
+    String targetColumns;
+    @Option(names = "--horizon", description = "Real-valued models: steps ahead (default: the checkpoint's).")
+    Integer horizon;
+    @Option(names = "--classes", description = "Real-valued input with class ids in the target column (default: the checkpoint's).")
+    Integer classes;
 
     @Override
     public Integer call() {
         if (batch <= 0 || seqLen <= 0) {
             throw new UserError("--batch and --seq-len must be positive");
+        }
+        if (checkpoint.toString().equals(TrainCommand.DEFAULT_SAVE) && !Files.exists(checkpoint)) {
+            loadCheckpoint(checkpoint);
+        }
+        SavedModel saved = SavedModel.read(checkpoint);
+        if (EvalDense.handles(saved, task, data)) {
+            return EvalDense.call(checkpoint, EvalDense.data(saved, data, targetColumns, horizon, classes, seed),
+                    backendOption, batch, json);
         }
         Checkpoint ckpt = loadCheckpoint(checkpoint);
         String kind = task != null ? task : savedTask(ckpt);

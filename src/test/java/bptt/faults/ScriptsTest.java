@@ -34,7 +34,7 @@ class ScriptsTest {
         Files.writeString(root.resolve("pom.xml"), "<project/>");
         Path bin = Files.createDirectories(dir.resolve("bin"));
         Path mvn = Files.writeString(bin.resolve("mvn"), "#!/bin/sh\nprintf '\\033[0m\\033[0m'\nprintf '\\033[0m' >&2\n"
-                + "mkdir -p target && : > target/bptt.jar\n");
+                + "mkdir -p target && : > target/bptt-cli.jar\n");
         Path java = Files.writeString(bin.resolve("java"), "#!/bin/sh\necho \"java $*\"\n");
         for (Path tool : new Path[]{mvn, java}) {
             Files.setPosixFilePermissions(tool, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -46,7 +46,7 @@ class ScriptsTest {
         assertEquals(0, p.waitFor(), Files.readString(err));
         String stderr = Files.readString(err);
         assertTrue(stderr.contains("building"), stderr);
-        assertTrue(Files.readString(dir.resolve("out.txt")).contains("-jar " + root.resolve("target/bptt.jar") + " devices"));
+        assertTrue(Files.readString(dir.resolve("out.txt")).contains("-jar " + root.resolve("target/bptt-cli.jar") + " devices"));
         assertFalse(stderr.contains("\u001b"), "escape codes on stderr: " + stderr.replace("\u001b", "^["));
     }
 
