@@ -38,12 +38,12 @@ class ReadmeExampleTest {
         String classpath = System.getProperty("java.class.path");
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         ByteArrayOutputStream errors = new ByteArrayOutputStream();
-        int compiled = javac.run(null, errors, errors, "-Xlint:all", "-Werror", "-cp", classpath, "-d",
+        int compiled = javac.run(null, errors, errors, "-Xlint:all,-path", "-Werror", "-cp", classpath, "-d",
                 dir.toString(), file.toString());
         assertEquals(0, compiled, "the README example does not compile:\n" + errors);
 
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(List.of(java.toString(), "--add-modules", "jdk.incubator.vector", "-cp",
+        Path javaExe = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(List.of(javaExe.toString(), "--add-modules", "jdk.incubator.vector", "-cp",
                 dir + java.io.File.pathSeparator + classpath, name.group(1)))
                 .directory(dir.toFile()).redirectErrorStream(true).start();
         assertTrue(p.waitFor(10, TimeUnit.MINUTES), "the example finishes");
