@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * other bptt package but bptt.api and bptt.cli) fails this test.
  */
 class ApiOnlyCommandsTest {
-    static final List<String> API_ONLY = List.of("DenseData", "DenseTrain", "EvalCommand", "EvalDense", "PredictCommand", "SampleCommand");
+    static final List<String> API_ONLY = List.of("DenseData", "DenseTrain", "DevicesCommand", "EvalCommand", "EvalDense", "PredictCommand", "SampleCommand");
     private static final Pattern IMPORT = Pattern.compile("^import\\s+(?:static\\s+)?(bptt\\.[\\w.]+)", Pattern.MULTILINE);
     private static final Pattern QUALIFIED = Pattern.compile("\\bbptt\\.(backend|rnn|train|tensor|conformance)\\.");
 
