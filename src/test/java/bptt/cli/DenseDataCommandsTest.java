@@ -165,6 +165,18 @@ class DenseDataCommandsTest {
         assertTrue(eval.out().contains("MSE"), eval.out());
     }
 
+    @Test
+    void horizonZeroPredictsAColumnFromTheOthersAtTheSameStep() throws Exception {
+        Path save = dir.resolve("same.safetensors");
+        CliRun train = CliRun.of("train", "--backend", "cpu-ref", "--data", waveCsv().toString(), "--horizon", "0",
+                "--hidden", "8", "--batch", "4", "--seq-len", "16", "--steps", "2", "--save", save.toString());
+        ok(train);
+        assertTrue(train.out().contains("dense input of 2, 1 value per step"), "y is no longer an input: " + train.out());
+        CliRun predict = CliRun.of("predict", "--backend", "cpu-ref", "--checkpoint", save.toString());
+        ok(predict);
+        assertEquals(1 + 1200, predict.out().split("\n").length);
+    }
+
     /** Runs the CLI and asserts exit code 2 and a single error line containing every fragment. */
     private void assertUserError(String[] args, String... fragments) {
         ErrorLine.assertUserError(Main.execute(args), err.toString(StandardCharsets.UTF_8), args, fragments);
@@ -190,7 +202,9 @@ class DenseDataCommandsTest {
         assertUserError(train(npy("short.npy", "<f4", new int[]{40, 2}, new float[8])), "short.npy");
         assertUserError(train(npy("nan.npy", "<f4", new int[]{4, 2}, new float[]{1, 2, 3, Float.NaN, 5, 6, 7, 8})),
                 "nan.npy", "NaN");
+        assertUserError(train(Files.writeString(dir.resolve("inf.csv"), "a,b\n1,2\n3,Infinity\n")), "inf.csv");
         assertUserError(train(waveCsv(), "--target-columns", "z"), "no column 'z'", "a, b, y");
+        assertUserError(train(waveCsv(), "--resume", dir.resolve("m.safetensors").toString()), "--resume", "starts fresh");
         assertUserError(train(waveCsv(), "--classes", "3", "--target-columns", "y"), "class ids are whole numbers");
         assertUserError(new String[]{"predict", "--checkpoint", dir.resolve("none.safetensors").toString()},
                 "none.safetensors");
