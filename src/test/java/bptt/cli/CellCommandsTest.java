@@ -83,7 +83,8 @@ class CellCommandsTest {
     @Test
     void initFromTakesTheCheckpointsCellAndAnotherCellIsRefused() throws IOException {
         Path lstm = dir.resolve("lstm.safetensors");
-        assertEquals(0, train(lstm, "--cell", "lstm", "--steps", "1").exit());
+        Run first = train(lstm, "--cell", "lstm", "--steps", "1");
+        assertEquals(0, first.exit(), first.err());
         Run init = train(dir.resolve("next.safetensors"), "--init-from", lstm.toString(), "--steps", "1");
         assertEquals(0, init.exit(), init.err());
         assertTrue(init.out().contains("hidden (lstm)"), init.out());
@@ -107,7 +108,8 @@ class CellCommandsTest {
     @Test
     void chronoInitSetsTheKeepGateBiasesAndNeedsAGatedCell() throws IOException {
         Path ckpt = dir.resolve("chrono.safetensors");
-        assertEquals(0, train(ckpt, "--cell", "lstm", "--init", "chrono", "--steps", "0").exit());
+        Run chrono = train(ckpt, "--cell", "lstm", "--init", "chrono", "--steps", "0");
+        assertEquals(0, chrono.exit(), chrono.err());
         Checkpoint c = CheckpointIo.load(ckpt);
         ParameterLayout layout = new ParameterLayout(c.config());
         int h = c.config().hidden();
