@@ -47,8 +47,18 @@ final class StopSignals implements AutoCloseable {
     /** 130 after Ctrl-C, 143 after SIGTERM. */
     int exitCode() { return received; }
 
+    /**
+     * Puts back each previous handler. Signal.handle may report none (null: a handler installed
+     * outside sun.misc, seen when commands run one after another in one JVM); then this one stays,
+     * disarmed, so a signal still ends the process with 128 + its number.
+     */
     @Override
     public void close() {
-        previous.forEach(Signal::handle);
+        armed = false;
+        previous.forEach((signal, handler) -> {
+            if (handler != null) {
+                Signal.handle(signal, handler);
+            }
+        });
     }
 }
