@@ -2,6 +2,8 @@
 package bptt.cli;
 
 import bptt.backend.Backend;
+import bptt.backend.DeviceSteps;
+import bptt.backend.LaunchCounters;
 import bptt.backend.ProfilingBackend;
 import bptt.rnn.Cell;
 import bptt.rnn.Rnn;
@@ -13,6 +15,7 @@ import bptt.tensor.Tensor;
 import bptt.train.MemoryEstimate;
 import bptt.train.Optimizer;
 import bptt.train.SyntheticTask;
+import bptt.train.TrainingStep;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -25,10 +28,14 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 
 /**
- * A training step is what `train` repeats: Workspace forward (recurrence, output layer, softmax
- * cross-entropy) + backward (BPTT, weight gradients) + SGD on the whole parameter slab, on a
- * character model with random tokens. After --warmup steps, --repeats steps are timed one by
- * one (the backend synchronized after each) and the median is reported.
+ * A training step is what `train` repeats ({@link TrainingStep}): Workspace forward (recurrence,
+ * output layer, softmax cross-entropy) + backward (BPTT, weight gradients) + the gradient norm +
+ * SGD on the whole parameter slab, on a character model with random tokens; on cuda the whole
+ * step is queued on the device and, with --cuda-graph on, replayed as one CUDA graph. After
+ * --warmup steps, --repeats steps are timed one by one (the backend synchronized after each) and
+ * the median is reported. On a backend that counts its launches ({@link LaunchCounters}: cuda,
+ * opencl) it also reports the kernels and GEMMs per step and the host's own time per step: the
+ * wall time less the time the host waited for the device.
  *
  * <p>With --sgemm N it instead times C(N,N) = A(N,N)·B(N,N) through the backend's gemm: the
  * GFLOP/s ceiling that a training step is measured against.
@@ -91,6 +98,9 @@ public final class BenchCommand implements Runnable {
             description = "time an N×N×N sgemm instead of training steps (the GFLOP/s ceiling)")
     int sgemm;
 
+    @Mixin
+    CudaGraphOption cudaGraph;
+
     @Override
     public void run() {
         if (warmup < 0 || repeats < 1) {
@@ -101,6 +111,7 @@ public final class BenchCommand implements Runnable {
         }
         Long budget = memory == null ? null : PlanReport.parseSize(memory);
         try (Backend be = backendOption.open()) {
+            cudaGraph.apply(be);
             if (plan) {
                 printPlan(be, budget);
             } else if (sgemm > 0) {
@@ -186,30 +197,50 @@ public final class BenchCommand implements Runnable {
                 Optimizer.Kind.SGD, raw.name(), raw.availableBytes(), maxTensor, MemoryEstimate.heapAvailable());
         int rows = batch * seqLen;
         double[] ms = new double[repeats];
+        double[] hostUs = new double[repeats];
+        LaunchCounters counters = raw instanceof LaunchCounters c && profiler == null ? c : null;
+        long deviceLaunches = 0;
+        long hostLaunches = 0;
         double loss;
         int checkpointK;
-        try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, schedule)) {
+        try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, schedule);
+             Optimizer sgd = new Optimizer(be, Optimizer.Kind.SGD, 0.01f, (int) rnn.layout().total());
+             TrainingStep step = new TrainingStep(be, rnn, ws, sgd, 0)) {
             checkpointK = ws.checkpointEvery();
             rnn.initialize(1);
             fillWindow(ws.window(), generator, rows);
             ws.resetState();
             for (int i = 0; i < warmup; i++) {
-                step(be, rnn, ws);
+                step.run();
             }
             if (profiler != null) {
                 profiler.reset();
             }
             loss = 0;
             for (int i = 0; i < repeats; i++) {
+                long device0 = counters != null ? counters.deviceLaunches() : 0;
+                long host0 = counters != null ? counters.hostLaunches() : 0;
+                long wait0 = counters != null ? counters.waitNanos() : 0;
                 long t0 = System.nanoTime();
-                loss = step(be, rnn, ws);
+                loss = step.run().loss();
                 be.synchronize();
-                ms[i] = (System.nanoTime() - t0) / 1e6;
+                long wall = System.nanoTime() - t0;
+                ms[i] = wall / 1e6;
+                if (counters != null) {
+                    hostUs[i] = (wall - (counters.waitNanos() - wait0)) / 1e3;
+                    deviceLaunches += counters.deviceLaunches() - device0;
+                    hostLaunches += counters.hostLaunches() - host0;
+                }
             }
         }
+        double median = median(ms);
+        double hostUsMedian = median(hostUs);
+        String graphs = raw instanceof DeviceSteps d && profiler == null ? (d.graphs() ? "on" : "off") : "n/a";
+        String launchesJson = counters == null ? "null" : String.valueOf(deviceLaunches / repeats);
+        String hostLaunchesJson = counters == null ? "null" : String.valueOf(hostLaunches / repeats);
+        String hostUsJson = counters == null ? "null" : String.format(Locale.ROOT, "%.1f", hostUsMedian);
         double[] sorted = ms.clone();
         Arrays.sort(sorted);
-        double median = repeats % 2 == 1 ? sorted[repeats / 2] : (sorted[repeats / 2 - 1] + sorted[repeats / 2]) / 2;
         double flops = flopsPerStep(config, batch, seqLen);
         double tokensPerS = rows / (median / 1e3);
         double gflops = flops / (median / 1e3) / 1e9;
@@ -222,11 +253,13 @@ public final class BenchCommand implements Runnable {
                             + "\"vocab\":%d,\"layers\":%d,\"checkpoint_every\":%d,\"warmup\":%d,\"repeats\":%d,"
                             + "\"ms_per_step\":%.3f,\"ms_min\":%.3f,\"ms_max\":%.3f,\"tokens_per_s\":%.1f,"
                             + "\"gflop_per_step\":%.4f,\"gflops\":%.2f,\"peak_bytes\":%d,\"jvm_heap_peak_bytes\":%d,"
-                            + "\"peak_rss_bytes\":%d,\"loss\":%.5f}",
+                            + "\"peak_rss_bytes\":%d,\"loss\":%.5f,\"cuda_graph\":\"%s\",\"launches_per_step\":%s,"
+                            + "\"host_launches_per_step\":%s,\"host_us_per_step\":%s,\"emulated\":%s}",
                     raw.name(), escape(raw.deviceDescription()), task, recurrentCell.option(), batch, seqLen, hidden,
                     config.outputSize(), layers,
                     checkpointK, warmup, repeats, median, sorted[0], sorted[repeats - 1], tokensPerS, flops / 1e9, gflops,
-                    peak, heap, rss, loss));
+                    peak, heap, rss, loss, graphs, launchesJson, hostLaunchesJson, hostUsJson,
+                    raw.deviceDescription().contains("EMULATED")));
         } else {
             System.out.printf(Locale.ROOT, "backend %s: %s%n", raw.name(), raw.deviceDescription());
             System.out.printf(Locale.ROOT, "%s %s B=%d T=%d H=%d V=%d layers=%d, %s: %d warm-up + %d timed training steps"
@@ -239,10 +272,24 @@ public final class BenchCommand implements Runnable {
             System.out.printf(Locale.ROOT, "  GFLOP/s      %10.2f (%.3f GFLOP of GEMMs per step)%n", gflops, flops / 1e9);
             System.out.printf(Locale.ROOT, "  peak memory  %10.1f MiB of tensors on the backend, %.1f MiB JVM heap,"
                     + " %.1f MiB process resident (host)%n", peak / 1048576.0, heap / 1048576.0, rss / 1048576.0);
+            if (counters != null) {
+                System.out.printf(Locale.ROOT, "  launches     %10d kernels and GEMMs per step, %d launch calls by the host"
+                        + " (CUDA graphs %s)%n", deviceLaunches / repeats, hostLaunches / repeats, graphs);
+                System.out.printf(Locale.ROOT, "  host time    %10.1f µs per step median: wall time less the waits for the"
+                        + " device%s%n", hostUsMedian, raw.deviceDescription().contains("EMULATED")
+                        ? " (emulated: the host's own cost, not a GPU's)" : "");
+            }
         }
         if (profiler != null) {
             printProfile(profiler, median);
         }
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     /** Random tokens of --vocab as inputs and targets, or the task's first window. */
@@ -256,13 +303,6 @@ public final class BenchCommand implements Runnable {
             window.setToken(i, random.nextInt(vocab));
             window.setTarget(i, random.nextInt(vocab));
         }
-    }
-
-    private static double step(Backend be, Rnn rnn, Workspace ws) {
-        double loss = ws.forward();
-        ws.backward();
-        be.sgdUpdate(rnn.params(), rnn.grads(), 0.01f, 1f);
-        return loss;
     }
 
     private void printProfile(ProfilingBackend profiler, double medianMs) {

@@ -70,6 +70,8 @@ public final class TrainCommand implements Callable<Integer> {
     int classes;
     @Mixin
     BackendOption backendOption;
+    @Mixin
+    CudaGraphOption cudaGraph;
     @Option(names = "--cell", defaultValue = "tanh", description = "tanh, lstm or gru: PyTorch's nn.RNN, nn.LSTM or nn.GRU (default ${DEFAULT-VALUE}; with --resume or --init-from, the checkpoint's).")
     String cell;
     @Option(names = "--init", defaultValue = "pytorch", description = "pytorch (uniform ±1/√H) or chrono (LSTM/GRU keep-gate biases for memories up to --seq-len steps, Tallec & Ollivier 2018; default ${DEFAULT-VALUE}).")
@@ -169,6 +171,7 @@ public final class TrainCommand implements Callable<Integer> {
         checkOutputs(dataset, curve);
         try (StopSignals stop = new StopSignals();
              Backend backend = backendOption.open()) {
+            cudaGraph.apply(backend);
             MemoryEstimate estimate = requireMemory(dataset, schedule, settings.optimizer(), backend.name(),
                     backend.availableBytes(), MemoryEstimate.Target.of(backend), MemoryEstimate.heapAvailable());
             try (Trainer trainer = new Trainer(backend, dataset, settings, schedule);

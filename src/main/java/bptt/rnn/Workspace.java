@@ -480,6 +480,15 @@ public final class Workspace implements AutoCloseable {
      * chunk by chunk. Returns the mean loss in nats.
      */
     public double forward() {
+        queueForward();
+        return loss();
+    }
+
+    /**
+     * The forward pass of {@link #forward} without reading anything back: the loss stays on the
+     * device as {@link #lossSum}, so a whole training step can be queued (and recorded as a graph).
+     */
+    public void queueForward() {
         if (window.targetCount() == 0) {
             throw new IllegalStateException("no targets set: fill window() first");
         }
@@ -504,8 +513,16 @@ public final class Workspace implements AutoCloseable {
             keepLeavingState(s);
         }
         forwarded = true;
-        return be.downloadDoubles(lossSum)[0] * meanScale;
     }
+
+    /** (1, 1): the sum of the last forward pass's losses; the mean loss is it times {@link #lossScale}. */
+    public Tensor lossSum() { return lossSum; }
+
+    /** 1 / (targets in the window): from the loss sum to the mean loss, and the gradients' scale. */
+    public float lossScale() { return meanScale(); }
+
+    /** The mean loss in nats of the last forward pass, read from the device. */
+    public double loss() { return be.downloadDoubles(lossSum)[0] * meanScale(); }
 
     /** The loss is exactly meanScale·Σ losses, so its gradient uses the same float factor. */
     private float meanScale() { return 1f / window.targetCount(); }

@@ -2,6 +2,8 @@
 package bptt.train;
 
 import bptt.backend.Backend;
+import bptt.backend.DeviceSteps;
+import bptt.backend.KernelCalls;
 import bptt.tensor.Tensor;
 
 import java.util.LinkedHashMap;
@@ -70,6 +72,29 @@ public final class Optimizer implements AutoCloseable {
                     ADAM_BETA1, ADAM_BETA2, ADAM_EPS, steps, gradScale);
             case ADAGRAD -> backend.adagradUpdate(params, grads, state.get("optim.cache"), lr, ADAGRAD_EPS, gradScale);
         }
+    }
+
+    /**
+     * Queues the next update on the device: the gradient scale and skip flag come from scalars
+     * (the clipping the device decided), Adam's bias corrections from its BIAS1 and BIAS2, which
+     * the caller sets to {@link #nextCorrections} first. The update count is the caller's to
+     * advance once the step is known to have been applied.
+     */
+    public void queueStep(DeviceSteps device, Tensor params, Tensor grads, Tensor scalars) {
+        switch (kind) {
+            case SGD -> device.sgdUpdate(params, grads, lr, scalars);
+            case ADAM -> device.adamUpdate(params, grads, state.get("optim.m"), state.get("optim.v"), lr, ADAM_BETA1,
+                    ADAM_BETA2, ADAM_EPS, scalars);
+            case ADAGRAD -> device.adagradUpdate(params, grads, state.get("optim.cache"), lr, ADAGRAD_EPS, scalars);
+        }
+    }
+
+    /** Adam's bias corrections 1 − β1^t and 1 − β2^t of the next update t (1 and 1 for SGD and Adagrad). */
+    public float[] nextCorrections() {
+        return kind == Kind.ADAM
+                ? new float[] {KernelCalls.biasCorrection(ADAM_BETA1, steps + 1), KernelCalls.biasCorrection(ADAM_BETA2,
+                steps + 1)}
+                : new float[] {1f, 1f};
     }
 
     @Override

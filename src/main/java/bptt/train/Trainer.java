@@ -31,6 +31,7 @@ public final class Trainer implements AutoCloseable {
     private final boolean ownsRnn;
     private final Workspace ws;
     private final Optimizer optimizer;
+    private final TrainingStep stepper;
     private final List<double[]> history = new ArrayList<>();     // {step, train loss}
     private final List<double[]> valHistory = new ArrayList<>();  // {step, validation loss}
     /** A loss this many times the uniform baseline ln V is reported as divergence while still finite. */
@@ -99,6 +100,7 @@ public final class Trainer implements AutoCloseable {
             throw e;
         }
         this.optimizer = new Optimizer(backend, settings.optimizer(), settings.lr(), (int) rnn.layout().total());
+        this.stepper = new TrainingStep(backend, rnn, ws, optimizer, settings.clip());
         ws.resetState();
     }
 
@@ -163,18 +165,16 @@ public final class Trainer implements AutoCloseable {
             ws.resetState();
         }
         data.fill(epoch, window, ws.window());
-        double loss = ws.forward();
+        TrainingStep.Result r = stepper.run();
+        double loss = r.loss();
+        double norm = r.gradNorm();
         int next = step + 1;
         if (!Double.isFinite(loss)) {
             throw diverged(next, "the loss is " + loss);
         }
-        ws.backward();
-        double norm = Math.sqrt(backend.sumOfSquares(rnn.grads()));
-        if (!Double.isFinite(norm)) {
+        if (!r.applied()) {
             throw diverged(next, "the gradient norm is " + norm);
         }
-        float scale = settings.clip() > 0 && norm > settings.clip() ? (float) (settings.clip() / norm) : 1f;
-        optimizer.step(rnn.params(), rnn.grads(), scale);
         step = next;
         window++;
         if (window == data.windowsPerEpoch()) {
@@ -338,6 +338,7 @@ public final class Trainer implements AutoCloseable {
 
     @Override
     public void close() {
+        stepper.close();
         optimizer.close();
         ws.close();
         if (ownsRnn) {

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -83,23 +84,13 @@ class StepLaunchesTest {
     @Test
     void everyCellStepIsOneGemmAndOneKernelEachWay() {
         Recording be = new Recording();
-        Tensor hPrev = be.alloc(B, H), h = be.alloc(B, H), cPrev = be.alloc(B, H), c = be.alloc(B, H);
-        Tensor dh = be.alloc(B, H), dnext = be.alloc(B, H), dc = be.alloc(B, H), hn = be.alloc(B, H);
-        Tensor w1 = be.alloc(H, H), w4 = be.alloc(4 * H, H), w3 = be.alloc(3 * H, H);
-        Tensor b1 = be.alloc(1, H), b4i = be.alloc(1, 4 * H), b4h = be.alloc(1, 4 * H);
-        Tensor b3i = be.alloc(1, 3 * H), b3h = be.alloc(1, 3 * H);
-        Tensor g4 = be.alloc(B, 4 * H), g3 = be.alloc(B, 3 * H), hh = be.alloc(B, 3 * H), dg3 = be.alloc(B, 3 * H);
-
-        assertEquals(List.of("gemmNT+C", "bias_tanh"), launches(be, () -> be.tanhStepForward(hPrev, w1, b1, h)));
-        assertEquals(List.of("tanh_cell_backward", "gemmNN"), launches(be, () -> be.tanhStepBackward(h, w1, dh, dnext)));
-        assertEquals(List.of("gemmNT+C", "lstm_cell_forward"),
-                launches(be, () -> be.lstmStepForward(hPrev, cPrev, w4, b4i, b4h, g4, c, h)));
-        assertEquals(List.of("lstm_cell_backward", "gemmNN"),
-                launches(be, () -> be.lstmStepBackward(g4, cPrev, c, w4, dh, dc, dnext)));
-        assertEquals(List.of("gemmNT", "gru_cell_forward"),
-                launches(be, () -> be.gruStepForward(hPrev, w3, b3i, b3h, g3, hh, hn, h)));
-        assertEquals(List.of("gru_cell_backward", "gemmNN+C"),
-                launches(be, () -> be.gruStepBackward(g3, hn, hPrev, w3, dh, dg3, dnext)));
+        Map<String, Runnable> ops = new StepOps(be, B, H).ops;
+        assertEquals(List.of("gemmNT+C", "bias_tanh"), launches(be, ops.get("tanhStepForward")));
+        assertEquals(List.of("tanh_cell_backward", "gemmNN"), launches(be, ops.get("tanhStepBackward")));
+        assertEquals(List.of("gemmNT+C", "lstm_cell_forward"), launches(be, ops.get("lstmStepForward")));
+        assertEquals(List.of("lstm_cell_backward", "gemmNN"), launches(be, ops.get("lstmStepBackward")));
+        assertEquals(List.of("gemmNT", "gru_cell_forward"), launches(be, ops.get("gruStepForward")));
+        assertEquals(List.of("gru_cell_backward", "gemmNN+C"), launches(be, ops.get("gruStepBackward")));
     }
 
     private static List<String> launches(Recording be, Runnable step) {

@@ -135,7 +135,7 @@ class OptimizerFormulaTest {
      * ‖g‖ the global norm over every parameter (clip 0 = off).
      */
     @ParameterizedTest(name = "{0} clip {1}")
-    @CsvSource({"cpu-ref, 0.05", "cpu-ref, 0", "cpu-ref, 1000", "cpu, 0.05"})
+    @CsvSource({"cpu-ref, 0.05", "cpu-ref, 0", "cpu-ref, 1000", "cpu, 0.05", "cuda, 0.05", "cuda, 0", "opencl, 0.05"})
     void trainerClipsTheGlobalNormAsTheFormulaSays(String backend, float clip) throws IOException {
         Path text = Files.writeString(dir.resolve("t.txt"), "the quick brown fox jumps over the lazy dog. ".repeat(6));
         Corpus corpus = Corpus.load(text, 0);

@@ -4,7 +4,10 @@ package bptt.backend.cuda;
 import bptt.backend.AbstractBackend;
 import bptt.backend.BackendUnavailableException;
 import bptt.backend.DeviceOutOfMemoryException;
+import bptt.backend.DeviceSteps;
+import bptt.backend.KernelCalls;
 import bptt.backend.KernelSource;
+import bptt.backend.LaunchCounters;
 import bptt.backend.StagingBuffer;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
@@ -14,22 +17,30 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JITOptions;
 import jcuda.driver.JCudaDriver;
 import jcuda.jcublas.JCublas2;
 import jcuda.jcublas.cublasHandle;
 import jcuda.jcublas.cublasMath;
+import jcuda.jcublas.cublasStatus;
 import jcuda.runtime.cudaStream_t;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,21 +55,37 @@ import static jcuda.driver.CUjit_option.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES;
  * One GPU, one stream and one cuBLAS handle bound to that stream, in the device's primary
  * context. Every op is queued on the stream: GEMMs as the cublasSgemm call of
  * {@link CublasSgemmArgs#forGemm}, elementwise ops and reductions as the kernels of
- * {@code kernels/} (compiled by {@link NvrtcCompiler} and loaded when the backend opens, so a
- * toolchain or driver problem makes the backend unavailable, never a run fail midway; launched
- * as {@link LaunchConfig} says). Nothing returns to the host inside a time step; only upload,
- * download and sumOfSquares wait for the stream. With BPTT_CUDA_SYNC=1 the host waits after
- * everything it queues (every launch, cuBLAS call and memset), so an asynchronous fault names
- * its kernel or GEMM.
+ * {@code kernels/} with the arguments and thread counts of {@link KernelCalls} (compiled by
+ * {@link NvrtcCompiler} and loaded when the backend opens, so a toolchain or driver problem makes
+ * the backend unavailable, never a run fail midway; blocks as {@link LaunchConfig} says). Nothing
+ * returns to the host inside a time step; only upload, download and sumOfSquares wait for the
+ * stream. With BPTT_CUDA_SYNC=1 the host waits after everything it queues (every launch, cuBLAS
+ * call and memset), so an asynchronous fault names its kernel or GEMM.
+ *
+ * <p>A launch costs the host no allocation and no string: each kernel has one {@code Slot}
+ * whose argument arrays and JCuda pointers are built once, every allocation keeps the kernel
+ * parameter that points at it, and GEMM operands are cached device pointers. As a
+ * {@link DeviceSteps} the backend records a training step into a CUDA graph by stream capture
+ * and replays it with one cuGraphLaunch; as {@link LaunchCounters} it counts what it launches
+ * and how long the host waits.
  *
  * <p>The primary context of a device is retained once per JVM and never released: closing a
  * backend frees its memory, module, stream and cuBLAS handle, and a backend opened later in
  * the same JVM finds the same context, so no cuBLAS state ever outlives the context it was
  * made in (releasing the last retain would destroy the context under cuBLAS's feet).
  */
-public final class CudaBackend extends AbstractBackend {
+public final class CudaBackend extends AbstractBackend implements DeviceSteps, LaunchCounters {
     private static final int JIT_LOG_BYTES = 16 * 1024;
     private static final Map<Integer, CUcontext> PRIMARY_CONTEXTS = new HashMap<>();
+    /** Kernel parameters of the largest kernel, at most (each buffer is two: pointer and offset). */
+    private static final int MAX_PARAMS = 32;
+    /** Floats of scratch memory allocated when the backend opens (the sum of squares' tree fits). */
+    private static final long INITIAL_SCRATCH = 1 << 16;
+    /** cuBLAS's workspace: 4 MiB, 32 MiB on Hopper (sm_90), as cuBLAS documents for graph capture. */
+    private static final long CUBLAS_WORKSPACE = 4L << 20;
+    private static final long CUBLAS_WORKSPACE_SM90 = 32L << 20;
+    /** Graphs kept (one per key, least recently used dropped). */
+    private static final int MAX_GRAPHS = 8;
 
     private final int ordinal;
     private final CudaProbe.Device info;
@@ -69,20 +96,42 @@ public final class CudaBackend extends AbstractBackend {
     private final cublasHandle cublas = new cublasHandle();
     private final LaunchConfig.Limits limits;
     private final Map<CudaMemory, Boolean> live = new IdentityHashMap<>();
+    private final Map<String, Slot> slots = new HashMap<>();
+    private final Calls calls = new Calls();
     private final Set<CudaStaging> pinned = Collections.newSetFromMap(new IdentityHashMap<>());
-    private final Map<String, CUfunction> functions = new HashMap<>();
     private final String description;
+    private final ByteBuffer gemmScalars = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
+    private final Pointer alphaPointer = Pointer.to(gemmScalars.slice(0, 4).order(ByteOrder.nativeOrder()));
+    private final Pointer betaPointer = Pointer.to(gemmScalars.slice(4, 4).order(ByteOrder.nativeOrder()));
+    private final List<CudaMemory> internal = new ArrayList<>();   // scratch, cuBLAS workspace, results: freed at close
+    private final Map<Object, Graph> graphCache = new LinkedHashMap<>(16, 0.75f, true);
+    private final Set<Object> warmedUp = new HashSet<>();
     private CUmodule module;
-    private Tensor scratch;       // (1, SUM_PARTS + 1): sum-of-squares partials, then the total
+    private CudaMemory scratch;    // the ops' temporary memory (KernelCalls.scratch); a larger one replaces it
+    private Tensor total;          // (1, 1): Backend.sumOfSquares's result
+    private Tensor apiScalars;     // (1, STEP_SCALARS): the scalars of the Backend contract's optimizer ops
+    private boolean graphsOn;
+    private boolean capturing;
+    private long deviceLaunches;
+    private long hostLaunches;
+    private long waitNanos;
     private boolean closed;
     private boolean streamCreated;
     private boolean cublasCreated;
 
+    /** A device pointer that tells its address (JCuda keeps it in a field its subclasses may read). */
+    private static final class DevicePointer extends CUdeviceptr {
+        long address() { return getNativePointer(); }
+    }
+
     /** One allocation on this backend's device. */
     private static final class CudaMemory implements DeviceMemory {
-        final CUdeviceptr ptr = new CUdeviceptr();
+        final DevicePointer ptr = new DevicePointer();
         final long floats;
         final CudaBackend owner;
+        private long[] offsets;            // open addressing: the element offsets cuBLAS was handed ...
+        private CUdeviceptr[] pointers;    // ... and their device pointers, made once each
+        private int cached;
 
         CudaMemory(CudaBackend owner, long floats) {
             this.owner = owner;
@@ -94,7 +143,55 @@ public final class CudaBackend extends AbstractBackend {
 
         @Override
         public Object owner() { return owner; }
+
+        /** The device address of element {@code offset}, made on first use and kept (no allocation after). */
+        CUdeviceptr at(long offset) {
+            if (offset == 0) {
+                return ptr;
+            }
+            if (pointers == null || 2 * (cached + 1) > pointers.length) {
+                grow();
+            }
+            int mask = pointers.length - 1;
+            for (int i = (int) (offset * 0x9E3779B97F4A7C15L >>> 40) & mask; ; i = (i + 1) & mask) {
+                if (pointers[i] == null) {
+                    offsets[i] = offset;
+                    pointers[i] = ptr.withByteOffset(offset * Sizeof.FLOAT);
+                    cached++;
+                    return pointers[i];
+                }
+                if (offsets[i] == offset) {
+                    return pointers[i];
+                }
+            }
+        }
+
+        private void grow() {
+            long[] oldOffsets = offsets;
+            CUdeviceptr[] oldPointers = pointers;
+            int size = pointers == null ? 16 : pointers.length * 2;
+            offsets = new long[size];
+            pointers = new CUdeviceptr[size];
+            cached = 0;
+            if (oldPointers != null) {
+                for (int i = 0; i < oldPointers.length; i++) {
+                    if (oldPointers[i] != null) {
+                        int mask = size - 1;
+                        int j = (int) (oldOffsets[i] * 0x9E3779B97F4A7C15L >>> 40) & mask;
+                        while (pointers[j] != null) {
+                            j = (j + 1) & mask;
+                        }
+                        offsets[j] = oldOffsets[i];
+                        pointers[j] = oldPointers[i];
+                        cached++;
+                    }
+                }
+            }
+        }
     }
+
+    /** A captured training step: the executable graph and the kernels and GEMMs it holds. */
+    private record Graph(CUgraphExec exec, long launches) { }
 
     /**
      * Opens device {@code ordinal} (-1: device 0): creates the stream and cuBLAS handle, compiles
@@ -133,6 +230,7 @@ public final class CudaBackend extends AbstractBackend {
         this.info = info;
         CudaErrors.check(JCudaDriver.cuDeviceGet(device, ordinal), "cuDeviceGet(" + ordinal + ")");
         this.context = primaryContext(ordinal, device);
+        this.graphsOn = !syncEachCall;
         boolean ok = false;
         try {
             bind();
@@ -154,16 +252,22 @@ public final class CudaBackend extends AbstractBackend {
                 CUfunction f = new CUfunction();
                 CudaErrors.check(JCudaDriver.cuModuleGetFunction(f, module, kernel),
                         "cuModuleGetFunction(" + kernel + ") in the " + image.describe());
-                functions.put(kernel, f);
+                slots.put(kernel, new Slot(kernel, f));
             }
             this.description = info.name() + " (sm_" + info.major() + info.minor() + ", "
                     + CudaErrors.bytes(info.totalBytes()) + "), driver CUDA " + CudaProbe.cudaVersion(driverVersion)
                     + ", NVRTC " + NvrtcCompiler.version() + " " + image.describe() + ", cuBLAS " + cublasVersion[0]
                     + (info.emulated() ? "; EMULATED on the host by bptt's test emulator: timings are not GPU timings"
                     : "");
-            CudaMemory scratchMemory = new CudaMemory(this, LaunchConfig.SUM_PARTS + 1L);
-            deviceAlloc(scratchMemory);
-            this.scratch = new Tensor(scratchMemory, 0, 1, LaunchConfig.SUM_PARTS + 1, LaunchConfig.SUM_PARTS + 1);
+            // A workspace of its own, so that cuBLAS allocates nothing while a step is captured into a graph.
+            long workspaceBytes = info.major() >= 9 ? CUBLAS_WORKSPACE_SM90 : CUBLAS_WORKSPACE;
+            CudaMemory workspace = internalAlloc(workspaceBytes / Sizeof.FLOAT);
+            CudaErrors.checkCublas(JCublas2.cublasSetWorkspace(cublas, workspace.ptr, workspaceBytes),
+                    "cublasSetWorkspace");
+            this.scratch = internalAlloc(INITIAL_SCRATCH);
+            CudaMemory small = internalAlloc(1 + KernelCalls.STEP_SCALARS);
+            this.total = new Tensor(small, 0, 1, 1, 1);
+            this.apiScalars = new Tensor(small, 1, 1, KernelCalls.STEP_SCALARS, KernelCalls.STEP_SCALARS);
             ok = true;
         } finally {
             if (!ok) {
@@ -183,7 +287,10 @@ public final class CudaBackend extends AbstractBackend {
         if (closed) {
             throw new IllegalStateException("cuda backend on device " + ordinal + " is closed");
         }
-        CudaErrors.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        int result = JCudaDriver.cuCtxSetCurrent(context);
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw CudaErrors.failure(result, "cuCtxSetCurrent");
+        }
     }
 
     @Override
@@ -199,13 +306,21 @@ public final class CudaBackend extends AbstractBackend {
         int result = JCudaDriver.cuMemAlloc(memory.ptr, bytes);
         if (result == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
             long[] free = new long[1];
-            long[] total = new long[1];
-            JCudaDriver.cuMemGetInfo(free, total);
-            throw CudaErrors.outOfMemory(bytes, free[0], total[0], allocatedBytes());
+            long[] totalBytes = new long[1];
+            JCudaDriver.cuMemGetInfo(free, totalBytes);
+            throw CudaErrors.outOfMemory(bytes, free[0], totalBytes[0], allocatedBytes());
         }
         CudaErrors.check(result, "cuMemAlloc(" + bytes + " bytes)");
         CudaErrors.check(JCudaDriver.cuMemsetD32Async(memory.ptr, 0, memory.floats, stream), "cuMemsetD32Async");
         syncIfAsked("cuMemsetD32Async");
+    }
+
+    /** Device memory of the backend's own (not a tensor of the caller's), freed at close. */
+    private CudaMemory internalAlloc(long floats) {
+        CudaMemory memory = new CudaMemory(this, floats);
+        deviceAlloc(memory);
+        internal.add(memory);
+        return memory;
     }
 
     @Override
@@ -228,15 +343,14 @@ public final class CudaBackend extends AbstractBackend {
 
     private static CudaMemory mem(Tensor t) { return (CudaMemory) t.memory(); }
 
-    /** The device address of t's first element. */
-    private static Pointer at(Tensor t, long offset) { return mem(t).ptr.withByteOffset(offset * Sizeof.FLOAT); }
-
     @Override
     protected void uploadHook(float[] src, Tensor dst) {
         bind();
+        long t0 = System.nanoTime();
         sync("before upload");
-        CudaErrors.check(JCudaDriver.cuMemcpyHtoD(mem(dst).ptr.withByteOffset(dst.offset() * Sizeof.FLOAT),
-                Pointer.to(src), (long) src.length * Sizeof.FLOAT), "cuMemcpyHtoD");
+        int result = JCudaDriver.cuMemcpyHtoD(mem(dst).at(dst.offset()), Pointer.to(src), (long) src.length * Sizeof.FLOAT);
+        waitNanos += System.nanoTime() - t0;
+        CudaErrors.check(result, "cuMemcpyHtoD");
     }
 
     /**
@@ -311,7 +425,7 @@ public final class CudaBackend extends AbstractBackend {
         CudaErrors.check(JCudaDriver.cuMemcpyHtoDAsync(target, s.at(first), bytes, stream), "cuMemcpyHtoDAsync");
         syncIfAsked("cuMemcpyHtoDAsync");
         if (s.raw != null) {
-            launch(KernelCall.uploadStaged(s.raw, dst, width, limits));
+            calls.uploadStaged(s.raw, dst, width);
         }
     }
 
@@ -319,22 +433,33 @@ public final class CudaBackend extends AbstractBackend {
     protected float[] downloadHook(Tensor src) {
         bind();
         float[] out = new float[Math.toIntExact(src.size())];
-        sync("before download");
-        CudaErrors.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(out),
-                mem(src).ptr.withByteOffset(src.offset() * Sizeof.FLOAT), (long) out.length * Sizeof.FLOAT),
-                "cuMemcpyDtoH");
+        download(src, out);
         return out;
     }
 
+    /** Waits for the stream, then copies src's elements into out. */
+    private void download(Tensor src, float[] out) {
+        long t0 = System.nanoTime();
+        sync("before download");
+        int result = JCudaDriver.cuMemcpyDtoH(Pointer.to(out), mem(src).at(src.offset()), (long) out.length * Sizeof.FLOAT);
+        waitNanos += System.nanoTime() - t0;
+        CudaErrors.check(result, "cuMemcpyDtoH");
+    }
+
     private void sync(String when) {
-        CudaErrors.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize " + when
-                + " (an earlier kernel or cuBLAS call failed; rerun with BPTT_CUDA_SYNC=1 to name it)");
+        int result = JCudaDriver.cuStreamSynchronize(stream);
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw CudaErrors.failure(result, "cuStreamSynchronize " + when
+                    + " (an earlier kernel or cuBLAS call failed; rerun with BPTT_CUDA_SYNC=1 to name it)");
+        }
     }
 
     @Override
     public void synchronize() {
         bind();
+        long t0 = System.nanoTime();
         sync("in synchronize");
+        waitNanos += System.nanoTime() - t0;
     }
 
     // ---- GEMM ------------------------------------------------------------------------------
@@ -343,21 +468,22 @@ public final class CudaBackend extends AbstractBackend {
     protected void gemmHook(boolean transA, Tensor a, boolean transB, Tensor b, float alpha, float beta, Tensor c) {
         bind();
         CublasSgemmArgs s = CublasSgemmArgs.forGemm(transA, a, transB, b, alpha, beta, c);
-        CudaErrors.checkCublas(JCublas2.cublasSgemm(cublas, s.transa(), s.transb(), s.m(), s.n(), s.k(),
-                Pointer.to(new float[] {s.alpha()}), at(s.a(), s.aOffset()), s.lda(), at(s.b(), s.bOffset()), s.ldb(),
-                Pointer.to(new float[] {s.beta()}), at(s.c(), s.cOffset()), s.ldc()), s.toString());
-        syncIfAsked(s.toString());
+        gemmScalars.putFloat(0, s.alpha());
+        gemmScalars.putFloat(4, s.beta());
+        int status = JCublas2.cublasSgemm(cublas, s.transa(), s.transb(), s.m(), s.n(), s.k(), alphaPointer,
+                mem(s.a()).at(s.aOffset()), s.lda(), mem(s.b()).at(s.bOffset()), s.ldb(), betaPointer,
+                mem(s.c()).at(s.cOffset()), s.ldc());
+        deviceLaunches++;
+        hostLaunches++;
+        if (status != cublasStatus.CUBLAS_STATUS_SUCCESS) {
+            throw CudaErrors.cublasFailure(status, s.toString());
+        }
+        if (syncEachCall) {
+            syncIfAsked(s.toString());
+        }
     }
 
     // ---- kernels ---------------------------------------------------------------------------
-
-    private CUfunction function(String kernel) {
-        CUfunction f = functions.get(kernel);
-        if (f == null) {
-            throw new IllegalStateException("kernel " + kernel + " is not in kernels/ (KernelSource.kernelNames())");
-        }
-        return f;
-    }
 
     private CUmodule loadModule(NvrtcCompiler.Image image) {
         CUmodule m = new CUmodule();
@@ -380,127 +506,397 @@ public final class CudaBackend extends AbstractBackend {
         }
     }
 
-    /** Queues one kernel on the stream; every buffer becomes (device pointer, int offset), as the ABI says. */
-    private void launch(KernelCall call) {
-        LaunchConfig cfg = call.launch();
-        if (cfg.isEmpty()) {
-            return;
-        }
-        bind();
-        CUfunction f = function(call.kernel());
-        List<Pointer> params = new ArrayList<>();
-        for (KernelCall.Arg arg : call.args()) {
-            switch (arg.kind()) {
-                case BUFFER -> {
-                    params.add(Pointer.to(((CudaMemory) arg.memory()).ptr));
-                    params.add(Pointer.to(new int[] {arg.intValue()}));
-                }
-                case INT -> params.add(Pointer.to(new int[] {arg.intValue()}));
-                case FLOAT -> params.add(Pointer.to(new float[] {arg.floatValue()}));
+    /**
+     * One kernel's launch, built once: every parameter has an 8-byte place in one direct buffer,
+     * and cuLaunchKernel's kernelParams point at those places, so a launch writes the values (a
+     * device address, an int or a float) and allocates nothing; JCuda hands the driver the
+     * buffer's addresses without copying Java arrays.
+     */
+    private final class Slot implements KernelCalls.Args {
+        private final String kernel;
+        private final CUfunction function;
+        private final ByteBuffer values = ByteBuffer.allocateDirect(8 * MAX_PARAMS).order(ByteOrder.nativeOrder());
+        private final Pointer[] places = new Pointer[MAX_PARAMS];
+        private Pointer kernelParams;      // the first `params` places, made at the first launch
+        private int params = -1;
+        private int count;
+
+        Slot(String kernel, CUfunction function) {
+            this.kernel = kernel;
+            this.function = function;
+            for (int i = 0; i < MAX_PARAMS; i++) {
+                places[i] = Pointer.to(values.slice(8 * i, 8).order(ByteOrder.nativeOrder()));
             }
         }
-        CudaErrors.check(JCudaDriver.cuLaunchKernel(f, cfg.grid(), 1, 1, cfg.block(), 1, 1, cfg.sharedBytes(), stream,
-                Pointer.to(params.toArray(new Pointer[0])), null), "kernel " + cfg);
-        syncIfAsked("kernel " + cfg);
+
+        Slot start() {
+            count = 0;
+            return this;
+        }
+
+        @Override
+        public Slot buf(DeviceMemory memory, long offset, long size) {
+            int at = KernelCalls.offsetArg(kernel, offset, size);
+            values.putLong(8 * count++, ((CudaMemory) memory).ptr.address());
+            values.putInt(8 * count++, at);
+            return this;
+        }
+
+        @Override
+        public Slot i(long value) {
+            values.putInt(8 * count++, KernelCalls.intArg(kernel, value));
+            return this;
+        }
+
+        @Override
+        public Slot f(float value) {
+            values.putFloat(8 * count++, value);
+            return this;
+        }
+
+        @Override
+        public void run(long threads) {
+            if (threads == 0) {
+                return;
+            }
+            int block = LaunchConfig.blockFor(kernel, threads, LaunchConfig.DEFAULT_BLOCK, limits);
+            int grid = LaunchConfig.gridFor(kernel, threads, block, limits);
+            if (params < 0) {
+                params = count;
+                kernelParams = Pointer.to(Arrays.copyOf(places, count));
+            } else if (params != count) {
+                throw new IllegalStateException("kernel " + kernel + " was given " + count + " parameters, before "
+                        + params);
+            }
+            int result = JCudaDriver.cuLaunchKernel(function, grid, 1, 1, block, 1, 1, 0, stream, kernelParams, null);
+            deviceLaunches++;
+            hostLaunches++;
+            if (result != CUresult.CUDA_SUCCESS) {
+                throw CudaErrors.failure(result, "kernel " + kernel + "<<<" + grid + ", " + block + ">>> for " + threads
+                        + " threads");
+            }
+            if (syncEachCall) {
+                syncIfAsked("kernel " + kernel + "<<<" + grid + ", " + block + ">>>");
+            }
+        }
+    }
+
+    /** The kernels of every op, launched through the slots; their temporary memory is the scratch allocation. */
+    private final class Calls extends KernelCalls {
+        @Override
+        protected Args begin(String kernel) {
+            return slotOf(slots, kernel).start();
+        }
+
+        @Override
+        protected DeviceMemory scratch(long floats) {
+            if (floats > scratch.floats) {
+                // The old one stays allocated until close: a captured graph may still use it.
+                scratch = internalAlloc(Math.max(floats, 2 * scratch.floats));
+            }
+            return scratch;
+        }
     }
 
     @Override
-    protected void fillHook(Tensor x, float value) { launch(KernelCall.fill(x, value, limits)); }
+    protected void fillHook(Tensor x, float value) {
+        bind();
+        calls.fill(x, value);
+    }
 
     @Override
-    protected void copyHook(Tensor src, Tensor dst) { launch(KernelCall.copy(src, dst, limits)); }
+    protected void copyHook(Tensor src, Tensor dst) {
+        bind();
+        calls.copy(src, dst);
+    }
 
     @Override
-    protected void axpyHook(float alpha, Tensor x, Tensor y) { launch(KernelCall.axpy(alpha, x, y, limits)); }
+    protected void axpyHook(float alpha, Tensor x, Tensor y) {
+        bind();
+        calls.axpy(alpha, x, y);
+    }
 
     @Override
-    protected void scaleHook(float alpha, Tensor x) { launch(KernelCall.scale(alpha, x, limits)); }
+    protected void scaleHook(float alpha, Tensor x) {
+        bind();
+        calls.scale(alpha, x);
+    }
 
     @Override
-    protected void biasTanhHook(Tensor x, Tensor bias) { launch(KernelCall.biasTanh(x, bias, limits)); }
+    protected void biasTanhHook(Tensor x, Tensor bias) {
+        bind();
+        calls.biasTanh(x, bias);
+    }
 
     @Override
-    protected void tanhBackwardHook(Tensor a, Tensor da) { launch(KernelCall.tanhBackward(a, da, limits)); }
+    protected void tanhBackwardHook(Tensor a, Tensor da) {
+        bind();
+        calls.tanhBackward(a, da);
+    }
 
     @Override
-    protected void sumRowsHook(Tensor x, float beta, Tensor out) { launch(KernelCall.sumRows(x, beta, out, limits)); }
+    protected void sumRowsHook(Tensor x, float beta, Tensor out) {
+        bind();
+        calls.sumRows(x, beta, out);
+    }
 
     @Override
     protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) {
-        launch(KernelCall.tanhCellBackward(a, dnext, da, limits));
+        bind();
+        calls.tanhCellBackward(a, dnext, da);
     }
 
     @Override
     protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
-        launch(KernelCall.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h, limits));
+        bind();
+        calls.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h);
     }
 
     @Override
     protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
-        launch(KernelCall.lstmCellBackward(gates, cPrev, c, dh, dnext, dc, limits));
+        bind();
+        calls.lstmCellBackward(gates, cPrev, c, dh, dnext, dc);
     }
 
     @Override
     protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
                                       Tensor h) {
-        launch(KernelCall.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h, limits));
+        bind();
+        calls.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h);
     }
 
     @Override
     protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
                                        Tensor dgatesHh) {
-        launch(KernelCall.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh, limits));
+        bind();
+        calls.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
     }
 
     @Override
     protected void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
                                            Tensor dlogits, Tensor losses) {
-        launch(KernelCall.softmaxCrossEntropy(logits, bias, targets, gradScale, dlogits, losses, limits));
+        bind();
+        calls.softmaxCrossEntropy(logits, bias, targets, gradScale, dlogits, losses);
     }
 
     @Override
     protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
                                         Tensor dpredictions, Tensor losses) {
-        launch(KernelCall.meanSquaredError(predictions, bias, targets, mask, gradScale, dpredictions, losses, limits));
+        bind();
+        calls.meanSquaredError(predictions, bias, targets, mask, gradScale, dpredictions, losses);
     }
 
     @Override
     protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
-        launch(KernelCall.gatherColumns(ids, table, out, limits));
+        bind();
+        calls.gatherColumns(ids, table, out);
     }
 
     @Override
     protected void scatterAddColumnsHook(Tensor ids, Tensor grad, Tensor tableGrad) {
-        launch(KernelCall.scatterAddColumns(ids, grad, tableGrad, limits));
+        bind();
+        calls.scatterAddColumns(ids, grad, tableGrad);
     }
 
     @Override
     protected double sumOfSquaresHook(Tensor x) {
-        launch(KernelCall.sumOfSquares(x, scratch, limits));
-        launch(KernelCall.sumOfSquaresFinal(x.size(), scratch, limits));
-        float[] total = new float[1];
-        sync("before reading the sum of squares");
-        CudaErrors.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(total),
-                mem(scratch).ptr.withByteOffset((long) LaunchConfig.SUM_PARTS * Sizeof.FLOAT), Sizeof.FLOAT),
-                "cuMemcpyDtoH");
-        return total[0];
+        if (x.size() == 0) {
+            return 0;
+        }
+        bind();
+        calls.sumOfSquares(x, total);
+        float[] out = new float[1];
+        download(total, out);
+        return out[0];
     }
 
     @Override
     protected void sgdUpdateHook(Tensor param, Tensor grad, float lr, float gradScale) {
-        launch(KernelCall.sgdUpdate(param, grad, lr, gradScale, limits));
+        bind();
+        calls.setStepScalars(apiScalars, gradScale, 1f, 1f);
+        calls.sgdUpdate(param, grad, lr, apiScalars);
     }
 
     @Override
     protected void adamUpdateHook(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                                   float eps, int step, float gradScale) {
-        launch(KernelCall.adamUpdate(param, grad, m, v, lr, beta1, beta2, eps, step, gradScale, limits));
+        bind();
+        calls.setStepScalars(apiScalars, gradScale, KernelCalls.biasCorrection(beta1, step),
+                KernelCalls.biasCorrection(beta2, step));
+        calls.adamUpdate(param, grad, m, v, lr, beta1, beta2, eps, apiScalars);
     }
 
     @Override
     protected void adagradUpdateHook(Tensor param, Tensor grad, Tensor cache, float lr, float eps, float gradScale) {
-        launch(KernelCall.adagradUpdate(param, grad, cache, lr, eps, gradScale, limits));
+        bind();
+        calls.setStepScalars(apiScalars, gradScale, 1f, 1f);
+        calls.adagradUpdate(param, grad, cache, lr, eps, apiScalars);
     }
+
+    // ---- training steps on the device (DeviceSteps) ---------------------------------------------
+
+    /** A tensor of this backend, contiguous, of the size an op needs. */
+    private Tensor checked(Tensor t, String what, long size) {
+        if (t.memory().owner() != this || !t.isContiguous() || t.size() != size) {
+            throw new IllegalArgumentException(what + " must be a contiguous tensor of " + size
+                    + " floats on this cuda backend, got " + t.describe());
+        }
+        return t;
+    }
+
+    private void checkUpdate(Tensor param, Tensor... same) {
+        for (Tensor t : same) {
+            checked(t, "an optimizer tensor", param.size());
+        }
+    }
+
+    @Override
+    public void clipScale(Tensor grads, Tensor lossSum, float clip, Tensor scalars) {
+        checked(grads, "clipScale grads", Math.max(1, grads.size()));
+        checked(lossSum, "clipScale lossSum", 1);
+        checked(scalars, "clipScale scalars", KernelCalls.STEP_SCALARS);
+        bind();
+        calls.clipScale(grads, lossSum, clip, scalars);
+    }
+
+    @Override
+    public void sgdUpdate(Tensor param, Tensor grad, float lr, Tensor scalars) {
+        checkUpdate(param, param, grad);
+        checked(scalars, "sgdUpdate scalars", KernelCalls.STEP_SCALARS);
+        bind();
+        calls.sgdUpdate(param, grad, lr, scalars);
+    }
+
+    @Override
+    public void adamUpdate(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+                           float eps, Tensor scalars) {
+        checkUpdate(param, param, grad, m, v);
+        checked(scalars, "adamUpdate scalars", KernelCalls.STEP_SCALARS);
+        bind();
+        calls.adamUpdate(param, grad, m, v, lr, beta1, beta2, eps, scalars);
+    }
+
+    @Override
+    public void adagradUpdate(Tensor param, Tensor grad, Tensor cache, float lr, float eps, Tensor scalars) {
+        checkUpdate(param, param, grad, cache);
+        checked(scalars, "adagradUpdate scalars", KernelCalls.STEP_SCALARS);
+        bind();
+        calls.adagradUpdate(param, grad, cache, lr, eps, scalars);
+    }
+
+    @Override
+    public void replay(Object key, Runnable step) {
+        if (!graphsOn) {
+            step.run();
+            return;
+        }
+        Graph graph = graphCache.get(key);
+        if (graph == null) {
+            if (warmedUp.add(key)) {
+                step.run();             // the first time eagerly: scratch grows now, never while capturing
+                return;
+            }
+            graph = capture(step);
+            if (graph == null) {
+                return;                 // capture failed: the step ran eagerly, graphs are off
+            }
+            graphCache.put(key, graph);
+            if (graphCache.size() > MAX_GRAPHS) {
+                Object eldest = graphCache.keySet().iterator().next();
+                destroy(graphCache.remove(eldest));
+                warmedUp.remove(eldest);
+            }
+        }
+        bind();
+        int result = JCudaDriver.cuGraphLaunch(graph.exec(), stream);
+        hostLaunches++;
+        deviceLaunches += graph.launches();
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw CudaErrors.failure(result, "cuGraphLaunch of a training step's graph");
+        }
+        syncIfAsked("cuGraphLaunch");
+    }
+
+    /**
+     * Records step into a graph by stream capture and instantiates it. If the driver refuses any
+     * of it, graphs are turned off with a warning and the step runs eagerly (nothing ran while
+     * it was being captured); then null.
+     */
+    private Graph capture(Runnable step) {
+        bind();
+        CudaErrors.check(JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_GLOBAL),
+                "cuStreamBeginCapture");
+        long deviceBefore = deviceLaunches;
+        long hostBefore = hostLaunches;
+        CUgraph graph = new CUgraph();
+        RuntimeException failure = null;
+        capturing = true;
+        try {
+            step.run();
+        } catch (RuntimeException e) {
+            failure = e;
+        } finally {
+            capturing = false;
+        }
+        int ended = JCudaDriver.cuStreamEndCapture(stream, graph);
+        long recorded = deviceLaunches - deviceBefore;
+        deviceLaunches = deviceBefore;          // recorded, not run
+        hostLaunches = hostBefore;
+        CUgraphExec exec = new CUgraphExec();
+        int instantiated = failure != null || ended != CUresult.CUDA_SUCCESS ? ended
+                : JCudaDriver.cuGraphInstantiate(exec, graph, 0);
+        if (ended == CUresult.CUDA_SUCCESS) {
+            JCudaDriver.cuGraphDestroy(graph);
+        }
+        if (failure == null && instantiated == CUresult.CUDA_SUCCESS) {
+            return new Graph(exec, recorded);
+        }
+        graphsOn = false;
+        System.err.println("warning: recording a training step as a CUDA graph failed ("
+                + (failure != null ? failure.getMessage() : CUresult.stringFor(instantiated)
+                + CudaErrors.driverText(instantiated)) + "); running every step eagerly");
+        step.run();
+        return null;
+    }
+
+    private void destroy(Graph graph) {
+        bind();
+        JCudaDriver.cuGraphExecDestroy(graph.exec());
+    }
+
+    @Override
+    public void useGraphs(boolean on) {
+        if (!on) {
+            closeGraphs();
+        }
+        graphsOn = on && !syncEachCall;
+    }
+
+    @Override
+    public boolean graphs() { return graphsOn; }
+
+    @Override
+    public void closeGraphs() {
+        for (Graph g : graphCache.values()) {
+            destroy(g);
+        }
+        graphCache.clear();
+        warmedUp.clear();
+    }
+
+    /** True while a step is being recorded into a graph (nothing runs then). */
+    boolean capturing() { return capturing; }
+
+    // ---- counters (LaunchCounters) ------------------------------------------------------------
+
+    @Override
+    public long deviceLaunches() { return deviceLaunches; }
+
+    @Override
+    public long hostLaunches() { return hostLaunches; }
+
+    @Override
+    public long waitNanos() { return waitNanos; }
 
     // ---- lifetime --------------------------------------------------------------------------
 
@@ -521,6 +917,10 @@ public final class CudaBackend extends AbstractBackend {
     /** Frees everything this backend created, best effort (used by close and by a failed open); the context stays. */
     private void release() {
         JCudaDriver.cuCtxSetCurrent(context);
+        for (Graph g : graphCache.values()) {
+            JCudaDriver.cuGraphExecDestroy(g.exec());
+        }
+        graphCache.clear();
         for (CudaMemory m : live.keySet()) {
             JCudaDriver.cuMemFree(m.ptr);
         }
@@ -529,10 +929,10 @@ public final class CudaBackend extends AbstractBackend {
             JCudaDriver.cuMemFreeHost(s.host);
         }
         pinned.clear();
-        if (scratch != null) {
-            JCudaDriver.cuMemFree(mem(scratch).ptr);
-            scratch = null;
+        for (CudaMemory m : internal) {
+            JCudaDriver.cuMemFree(m.ptr);
         }
+        internal.clear();
         if (module != null) {
             JCudaDriver.cuModuleUnload(module);
             module = null;

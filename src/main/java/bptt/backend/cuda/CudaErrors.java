@@ -25,9 +25,14 @@ final class CudaErrors {
     /** Throws unless a driver API call succeeded. */
     static void check(int result, String what) {
         if (result != CUresult.CUDA_SUCCESS) {
-            throw new CudaFailure(what + " failed: " + CUresult.stringFor(result) + driverText(result) + hint(result),
-                    result);
+            throw failure(result, what);
         }
+    }
+
+    /** The failure of a driver API call that returned {@code result} (callers that build {@code what} only then). */
+    static CudaFailure failure(int result, String what) {
+        return new CudaFailure(what + " failed: " + CUresult.stringFor(result) + driverText(result) + hint(result),
+                result);
     }
 
     /** The driver's own words for an error (cuGetErrorString), in parentheses, or "" when it has none. */
@@ -44,8 +49,13 @@ final class CudaErrors {
     /** Throws unless a cuBLAS call succeeded. */
     static void checkCublas(int status, String what) {
         if (status != cublasStatus.CUBLAS_STATUS_SUCCESS) {
-            throw new CudaFailure(what + " failed: " + cublasStatus.stringFor(status), status);
+            throw cublasFailure(status, what);
         }
+    }
+
+    /** The failure of a cuBLAS call that returned {@code status}. */
+    static CudaFailure cublasFailure(int status, String what) {
+        return new CudaFailure(what + " failed: " + cublasStatus.stringFor(status), status);
     }
 
     /** What to do about the driver errors a user can act on. */

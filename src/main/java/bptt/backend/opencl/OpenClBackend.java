@@ -4,7 +4,9 @@ package bptt.backend.opencl;
 import bptt.backend.AbstractBackend;
 import bptt.backend.BackendUnavailableException;
 import bptt.backend.GemmPlan;
+import bptt.backend.KernelCalls;
 import bptt.backend.KernelSource;
+import bptt.backend.LaunchCounters;
 import bptt.backend.StagingBuffer;
 import bptt.tensor.DeviceMemory;
 import bptt.tensor.Tensor;
@@ -35,33 +37,47 @@ import java.util.Set;
  * Every tensor is a cl_mem on the device plus an element offset passed to the kernels (and to
  * CLBlast) as an argument. Kernels and GEMMs are enqueued on one in-order queue and never wait:
  * the host only blocks in upload, download, {@link #sumOfSquares} and {@link #synchronize}, so a
- * forward or backward pass sends nothing back per time step.
+ * forward or backward pass sends nothing back per time step. The kernels' arguments and thread
+ * counts are {@link KernelCalls}'s, the same as the cuda backend's; each kernel has one
+ * {@code Slot} whose argument arrays are built once, so a launch allocates nothing. A time step
+ * is the recurrent GEMM and one fused kernel each way: CLBlast (1.5) does not read C when beta is
+ * 0, so a beta = 0 GEMM needs no fill first.
  */
-public final class OpenClBackend extends AbstractBackend {
-    /** Partial sums of the first sumOfSquares pass; fixed so the reduction order depends on n only. */
-    private static final int SUM_PARTS = 1024;
+public final class OpenClBackend extends AbstractBackend implements LaunchCounters {
     /** Work-group size used when the kernel allows it. */
     private static final int LOCAL_SIZE = 64;
+    /** Kernel arguments of the largest kernel, at most. */
+    private static final int MAX_ARGS = 32;
+    /** Floats of scratch memory allocated when the backend opens. */
+    private static final long INITIAL_SCRATCH = 1 << 16;
 
     private final OpenClDevices.Device device;
     private final cl_context context;
     private final cl_command_queue queue;
     private final cl_program program;
-    private final Map<String, cl_kernel> kernels = new HashMap<>();
-    private final Map<String, Integer> localSizes = new HashMap<>();
+    private final Map<String, Slot> slots = new HashMap<>();
     private final Set<ClMemory> live = Collections.newSetFromMap(new IdentityHashMap<>());
-    private final cl_mem scratch; // (1, SUM_PARTS + 1): partial sums, then the total
+    private final Calls calls = new Calls();
+    private ClMemory scratch;      // the ops' temporary memory (KernelCalls.scratch); a larger one replaces it
+    private final ClMemory small;  // (1, 1 + STEP_SCALARS): sumOfSquares's total, then the optimizer ops' scalars
+    private final Tensor total;
+    private final Tensor apiScalars;
+    private long launches;
+    private long waitNanos;
     private boolean closed;
 
     /** The device memory of one allocation. */
     private static final class ClMemory implements DeviceMemory {
         final cl_mem mem;
+        /** What a kernel argument holding this buffer points at. */
+        final Pointer arg;
         final long floats;
         final OpenClBackend owner;
 
         ClMemory(OpenClBackend owner, cl_mem mem, long floats) {
             this.owner = owner;
             this.mem = mem;
+            this.arg = Pointer.to(mem);
             this.floats = floats;
         }
 
@@ -121,16 +137,20 @@ public final class OpenClBackend extends AbstractBackend {
             p = build(source);
             for (String name : KernelSource.kernelNames()) {
                 cl_kernel k = CL.clCreateKernel(p, name, null);
-                kernels.put(name, k);
                 long[] max = new long[1];
                 CL.clGetKernelWorkGroupInfo(k, device.id(), CL.CL_KERNEL_WORK_GROUP_SIZE, Sizeof.size_t,
                         Pointer.to(max), null);
-                localSizes.put(name, (int) Math.max(1, Math.min(LOCAL_SIZE, max[0])));
+                slots.put(name, new Slot(name, k, (int) Math.max(1, Math.min(LOCAL_SIZE, max[0]))));
             }
-            this.scratch = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE, (long) (SUM_PARTS + 1) * Sizeof.cl_float,
-                    null, null);
+            this.scratch = buffer(INITIAL_SCRATCH);
+            this.small = buffer(1 + KernelCalls.STEP_SCALARS);
+            this.total = new Tensor(small, 0, 1, 1, 1);
+            this.apiScalars = new Tensor(small, 1, 1, KernelCalls.STEP_SCALARS, KernelCalls.STEP_SCALARS);
         } catch (RuntimeException e) {
-            kernels.values().forEach(CL::clReleaseKernel);
+            slots.values().forEach(slot -> CL.clReleaseKernel(slot.kernel));
+            if (scratch != null) {
+                CL.clReleaseMemObject(scratch.mem);
+            }
             if (p != null) {
                 CL.clReleaseProgram(p);
             }
@@ -205,10 +225,16 @@ public final class OpenClBackend extends AbstractBackend {
             throw new IllegalArgumentException("a tensor of " + (bytes >> 20) + " MiB exceeds the largest allocation of "
                     + device.name() + " (" + (device.maxAllocBytes() >> 20) + " MiB); use a smaller batch or model");
         }
-        cl_mem m = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE, bytes, null, null);
-        ClMemory memory = new ClMemory(this, m, floats);
+        ClMemory memory = buffer(floats);
         live.add(memory);
-        launch("fill", (int) floats, m, 0, (int) floats, 0f);
+        return memory;
+    }
+
+    /** A zero-filled buffer of {@code floats} floats. */
+    private ClMemory buffer(long floats) {
+        cl_mem m = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE, floats * Sizeof.cl_float, null, null);
+        ClMemory memory = new ClMemory(this, m, floats);
+        calls.fill(new Tensor(memory, 0, 1, (int) floats, (int) floats), 0f);
         return memory;
     }
 
@@ -225,8 +251,10 @@ public final class OpenClBackend extends AbstractBackend {
         if (src.length == 0) {
             return;
         }
+        long t0 = System.nanoTime();
         CL.clEnqueueWriteBuffer(queue, mem(dst), true, dst.offset() * Sizeof.cl_float,
                 (long) src.length * Sizeof.cl_float, Pointer.to(src), 0, null, null);
+        waitNanos += System.nanoTime() - t0;
     }
 
     /**
@@ -277,7 +305,7 @@ public final class OpenClBackend extends AbstractBackend {
                     null);
         } else {
             CL.clEnqueueWriteBuffer(queue, s.raw.mem, false, 0, bytes, s.at(first), 0, null, null);
-            launch("upload_staged", n(dst), s.raw.mem, 0, mem(dst), off(dst), n(dst), width);
+            calls.uploadStaged(s.raw, dst, width);
         }
     }
 
@@ -285,14 +313,29 @@ public final class OpenClBackend extends AbstractBackend {
     protected float[] downloadHook(Tensor src) {
         float[] out = new float[n(src)];
         if (out.length > 0) {
+            long t0 = System.nanoTime();
             CL.clEnqueueReadBuffer(queue, mem(src), true, src.offset() * Sizeof.cl_float,
                     (long) out.length * Sizeof.cl_float, Pointer.to(out), 0, null, null);
+            waitNanos += System.nanoTime() - t0;
         }
         return out;
     }
 
     @Override
-    public void synchronize() { CL.clFinish(queue); }
+    public void synchronize() {
+        long t0 = System.nanoTime();
+        CL.clFinish(queue);
+        waitNanos += System.nanoTime() - t0;
+    }
+
+    @Override
+    public long deviceLaunches() { return launches; }
+
+    @Override
+    public long hostLaunches() { return launches; }
+
+    @Override
+    public long waitNanos() { return waitNanos; }
 
     // ---- GEMM ------------------------------------------------------------------------------
 
@@ -302,14 +345,11 @@ public final class OpenClBackend extends AbstractBackend {
         if (call.m() == 0 || call.n() == 0) {
             return;
         }
-        if (beta == 0f) {
-            eachRow(c, "fill", 0f);       // beta == 0: C is not read, so NaN in C cannot leak in
-        } else if (call.k() == 0) {
-            eachRow(c, "scale", beta);    // an empty product: C = beta * C
-        }
         if (call.k() == 0) {
+            eachRow(c, beta);             // an empty product: C = beta * C (0 when beta is 0, even over NaN)
             return;
         }
+        launches++;
         int status = CLBlast.CLBlastSgemm(CLBlastLayout.CLBlastLayoutColMajor,
                 call.transa() ? CLBlastTranspose.CLBlastTransposeYes : CLBlastTranspose.CLBlastTransposeNo,
                 call.transb() ? CLBlastTranspose.CLBlastTransposeYes : CLBlastTranspose.CLBlastTransposeNo,
@@ -323,170 +363,205 @@ public final class OpenClBackend extends AbstractBackend {
         }
     }
 
-    /** Runs fill or scale with {@code value} over a view that may have ld > cols. */
-    private void eachRow(Tensor t, String kernel, float value) {
+    /** C = beta·C over a view that may have ld > cols: fill with 0 when beta is 0 (NaN in C must not stay), else scale. */
+    private void eachRow(Tensor t, float beta) {
         if (t.isContiguous()) {
-            launch(kernel, n(t), mem(t), off(t), n(t), value);
+            scaleOrZero(t, beta);
             return;
         }
         for (int r = 0; r < t.rows(); r++) {
-            Tensor row = t.rows(r, 1);
-            launch(kernel, t.cols(), mem(row), off(row), t.cols(), value);
+            scaleOrZero(t.rows(r, 1), beta);
+        }
+    }
+
+    private void scaleOrZero(Tensor t, float beta) {
+        if (beta == 0f) {
+            calls.fill(t, 0f);
+        } else {
+            calls.scale(beta, t);
         }
     }
 
     // ---- kernels ---------------------------------------------------------------------------
 
-    /** Enqueues kernel {@code name} over {@code threads} work-items; args are cl_mem, Integer or Float. */
-    private void launch(String name, int threads, Object... args) {
-        if (threads <= 0) {
-            return;
-        }
-        cl_kernel k = kernels.get(name);
-        for (int i = 0; i < args.length; i++) {
-            Object arg = args[i];
-            if (arg instanceof cl_mem m) {
-                CL.clSetKernelArg(k, i, Sizeof.cl_mem, Pointer.to(m));
-            } else if (arg instanceof Integer v) {
-                CL.clSetKernelArg(k, i, Sizeof.cl_int, Pointer.to(new int[]{v}));
-            } else if (arg instanceof Float v) {
-                CL.clSetKernelArg(k, i, Sizeof.cl_float, Pointer.to(new float[]{v}));
-            } else {
-                throw new IllegalArgumentException("kernel argument of type " + arg.getClass());
+    /** One kernel and its argument values, built once: a launch sets them and enqueues, allocating nothing. */
+    private final class Slot implements KernelCalls.Args {
+        private final String name;
+        private final cl_kernel kernel;
+        private final long local;
+        private final long[] global = new long[1];
+        private final long[] localSize = new long[1];
+        private final int[][] ints = new int[MAX_ARGS][1];
+        private final float[][] floats = new float[MAX_ARGS][1];
+        private final Pointer[] intPointers = new Pointer[MAX_ARGS];
+        private final Pointer[] floatPointers = new Pointer[MAX_ARGS];
+        private int index;
+
+        Slot(String name, cl_kernel kernel, int local) {
+            this.name = name;
+            this.kernel = kernel;
+            this.local = local;
+            this.localSize[0] = local;
+            for (int i = 0; i < MAX_ARGS; i++) {
+                intPointers[i] = Pointer.to(ints[i]);
+                floatPointers[i] = Pointer.to(floats[i]);
             }
         }
-        long local = localSizes.get(name);
-        long global = (threads + local - 1) / local * local;
-        CL.clEnqueueNDRangeKernel(queue, k, 1, null, new long[]{global}, new long[]{local}, 0, null, null);
+
+        Slot start() {
+            index = 0;
+            return this;
+        }
+
+        @Override
+        public Slot buf(DeviceMemory memory, long offset, long size) {
+            int at = KernelCalls.offsetArg(name, offset, size);
+            CL.clSetKernelArg(kernel, index++, Sizeof.cl_mem, ((ClMemory) memory).arg);
+            return i(at);
+        }
+
+        @Override
+        public Slot i(long value) {
+            ints[index][0] = KernelCalls.intArg(name, value);
+            CL.clSetKernelArg(kernel, index, Sizeof.cl_int, intPointers[index]);
+            index++;
+            return this;
+        }
+
+        @Override
+        public Slot f(float value) {
+            floats[index][0] = value;
+            CL.clSetKernelArg(kernel, index, Sizeof.cl_float, floatPointers[index]);
+            index++;
+            return this;
+        }
+
+        @Override
+        public void run(long threads) {
+            if (threads <= 0) {
+                return;
+            }
+            if (threads > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("kernel " + name + " needs " + threads + " work-items, but the"
+                        + " kernels index elements with 32-bit int; use a smaller --batch, --seq-len or --hidden");
+            }
+            global[0] = (threads + local - 1) / local * local;
+            CL.clEnqueueNDRangeKernel(queue, kernel, 1, null, global, localSize, 0, null, null);
+            launches++;
+        }
+    }
+
+    /** The kernels of every op, launched through the slots; their temporary memory is the scratch buffer. */
+    private final class Calls extends KernelCalls {
+        @Override
+        protected Args begin(String kernel) {
+            return slotOf(slots, kernel).start();
+        }
+
+        @Override
+        protected DeviceMemory scratch(long floats) {
+            if (floats > scratch.floats) {
+                ClMemory old = scratch;
+                scratch = buffer(Math.max(floats, 2 * old.floats));
+                CL.clReleaseMemObject(old.mem);    // OpenCL keeps it until the commands using it are done
+            }
+            return scratch;
+        }
     }
 
     @Override
-    protected void fillHook(Tensor x, float value) {
-        launch("fill", n(x), mem(x), off(x), n(x), value);
-    }
+    protected void fillHook(Tensor x, float value) { calls.fill(x, value); }
 
     @Override
-    protected void copyHook(Tensor src, Tensor dst) {
-        launch("copy", n(src), mem(src), off(src), mem(dst), off(dst), n(src));
-    }
+    protected void copyHook(Tensor src, Tensor dst) { calls.copy(src, dst); }
 
     @Override
-    protected void axpyHook(float alpha, Tensor x, Tensor y) {
-        launch("axpy", n(x), mem(x), off(x), mem(y), off(y), n(x), alpha);
-    }
+    protected void axpyHook(float alpha, Tensor x, Tensor y) { calls.axpy(alpha, x, y); }
 
     @Override
-    protected void scaleHook(float alpha, Tensor x) {
-        launch("scale", n(x), mem(x), off(x), n(x), alpha);
-    }
+    protected void scaleHook(float alpha, Tensor x) { calls.scale(alpha, x); }
 
     @Override
-    protected void biasTanhHook(Tensor x, Tensor bias) {
-        launch("bias_tanh", n(x), mem(x), off(x), mem(bias), off(bias), x.rows(), x.cols());
-    }
+    protected void biasTanhHook(Tensor x, Tensor bias) { calls.biasTanh(x, bias); }
 
     @Override
-    protected void tanhBackwardHook(Tensor a, Tensor da) {
-        launch("tanh_backward", n(a), mem(a), off(a), mem(da), off(da), n(a));
-    }
+    protected void tanhBackwardHook(Tensor a, Tensor da) { calls.tanhBackward(a, da); }
 
     @Override
-    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) {
-        launch("tanh_cell_backward", n(a), mem(a), off(a), mem(dnext), off(dnext), mem(da), off(da), n(a));
-    }
+    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) { calls.tanhCellBackward(a, dnext, da); }
 
     @Override
     protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
-        launch("lstm_cell_forward", n(h), mem(gates), off(gates), mem(biasIh), off(biasIh), mem(biasHh), off(biasHh),
-                mem(cPrev), off(cPrev), mem(c), off(c), mem(h), off(h), h.rows(), h.cols());
+        calls.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h);
     }
 
     @Override
     protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
-        launch("lstm_cell_backward", n(c), mem(gates), off(gates), mem(cPrev), off(cPrev), mem(c), off(c),
-                mem(dh), off(dh), mem(dnext), off(dnext), mem(dc), off(dc), c.rows(), c.cols());
+        calls.lstmCellBackward(gates, cPrev, c, dh, dnext, dc);
     }
 
     @Override
     protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
                                       Tensor h) {
-        launch("gru_cell_forward", n(h), mem(gates), off(gates), mem(hh), off(hh), mem(biasIh), off(biasIh),
-                mem(biasHh), off(biasHh), mem(hPrev), off(hPrev), mem(hn), off(hn), mem(h), off(h), h.rows(), h.cols());
+        calls.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h);
     }
 
     @Override
     protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
                                        Tensor dgatesHh) {
-        launch("gru_cell_backward", n(hn), mem(gates), off(gates), mem(hn), off(hn), mem(hPrev), off(hPrev),
-                mem(dh), off(dh), mem(dnext), off(dnext), mem(dgatesHh), off(dgatesHh), hn.rows(), hn.cols());
+        calls.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
     }
 
     @Override
-    protected void sumRowsHook(Tensor x, float beta, Tensor out) {
-        launch("sum_rows", x.cols(), mem(x), off(x), mem(out), off(out), x.rows(), x.cols(), beta);
-    }
+    protected void sumRowsHook(Tensor x, float beta, Tensor out) { calls.sumRows(x, beta, out); }
 
     @Override
     protected void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
                                            Tensor dlogits, Tensor losses) {
-        launch("softmax_cross_entropy", logits.rows(), mem(logits), off(logits), mem(bias), off(bias),
-                mem(targets), off(targets), mem(dlogits), off(dlogits), mem(losses), off(losses),
-                logits.rows(), logits.cols(), gradScale);
+        calls.softmaxCrossEntropy(logits, bias, targets, gradScale, dlogits, losses);
     }
 
     @Override
     protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
                                         Tensor dpredictions, Tensor losses) {
-        launch("mean_squared_error", predictions.rows(), mem(predictions), off(predictions), mem(bias), off(bias),
-                mem(targets), off(targets), mem(mask), off(mask), mem(dpredictions), off(dpredictions), mem(losses),
-                off(losses), predictions.rows(), predictions.cols(), gradScale);
+        calls.meanSquaredError(predictions, bias, targets, mask, gradScale, dpredictions, losses);
     }
 
     @Override
-    protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
-        launch("gather_columns", n(out), mem(ids), off(ids), mem(table), off(table), mem(out), off(out),
-                out.rows(), out.cols(), table.cols());
-    }
+    protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) { calls.gatherColumns(ids, table, out); }
 
     @Override
     protected void scatterAddColumnsHook(Tensor ids, Tensor grad, Tensor tableGrad) {
-        launch("scatter_add_columns", grad.cols(), mem(ids), off(ids), mem(grad), off(grad), mem(tableGrad),
-                off(tableGrad), grad.rows(), grad.cols(), tableGrad.cols());
+        calls.scatterAddColumns(ids, grad, tableGrad);
     }
 
     @Override
     protected double sumOfSquaresHook(Tensor x) {
-        int n = n(x);
-        if (n == 0) {
+        if (x.size() == 0) {
             return 0;
         }
-        int parts = Math.min(n, SUM_PARTS);
-        launch("sum_of_squares", parts, mem(x), off(x), scratch, 0, n, parts);
-        launch("sum_of_squares_final", 1, scratch, 0, scratch, SUM_PARTS, parts);
-        float[] total = new float[1];
-        CL.clEnqueueReadBuffer(queue, scratch, true, (long) SUM_PARTS * Sizeof.cl_float, Sizeof.cl_float,
-                Pointer.to(total), 0, null, null);
-        return total[0];
+        calls.sumOfSquares(x, total);
+        return downloadHook(total)[0];
     }
 
     @Override
     protected void sgdUpdateHook(Tensor param, Tensor grad, float lr, float gradScale) {
-        launch("sgd_update", n(param), mem(param), off(param), mem(grad), off(grad), n(param), lr, gradScale);
+        calls.setStepScalars(apiScalars, gradScale, 1f, 1f);
+        calls.sgdUpdate(param, grad, lr, apiScalars);
     }
 
     @Override
     protected void adamUpdateHook(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                                   float eps, int step, float gradScale) {
-        float bias1 = (float) (1 - Math.pow(beta1, step));
-        float bias2 = (float) (1 - Math.pow(beta2, step));
-        launch("adam_update", n(param), mem(param), off(param), mem(grad), off(grad), mem(m), off(m), mem(v), off(v),
-                n(param), lr, beta1, beta2, eps, bias1, bias2, gradScale);
+        calls.setStepScalars(apiScalars, gradScale, KernelCalls.biasCorrection(beta1, step),
+                KernelCalls.biasCorrection(beta2, step));
+        calls.adamUpdate(param, grad, m, v, lr, beta1, beta2, eps, apiScalars);
     }
 
     @Override
     protected void adagradUpdateHook(Tensor param, Tensor grad, Tensor cache, float lr, float eps, float gradScale) {
-        launch("adagrad_update", n(param), mem(param), off(param), mem(grad), off(grad), mem(cache), off(cache),
-                n(param), lr, eps, gradScale);
+        calls.setStepScalars(apiScalars, gradScale, 1f, 1f);
+        calls.adagradUpdate(param, grad, cache, lr, eps, apiScalars);
     }
 
     @Override
@@ -500,8 +575,9 @@ public final class OpenClBackend extends AbstractBackend {
             CL.clReleaseMemObject(m.mem);
         }
         live.clear();
-        CL.clReleaseMemObject(scratch);
-        kernels.values().forEach(CL::clReleaseKernel);
+        CL.clReleaseMemObject(scratch.mem);
+        CL.clReleaseMemObject(small.mem);
+        slots.values().forEach(slot -> CL.clReleaseKernel(slot.kernel));
         CL.clReleaseProgram(program);
         CL.clReleaseCommandQueue(queue);
         CL.clReleaseContext(context);

@@ -1,17 +1,23 @@
-// LaunchConfigTest: every kernel's launch covers its elements exactly once; oversized launches are refused clearly.
+// LaunchConfigTest: every launch's thread count is the bound its kernel checks, covers it exactly once; oversized launches are refused.
 package bptt.backend.cuda;
 
+import bptt.backend.KernelCalls;
 import bptt.backend.KernelSource;
+import bptt.backend.RecordedCalls;
+import bptt.tensor.DeviceMemory;
+import bptt.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
+import java.util.TreeSet;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -19,51 +25,13 @@ import static org.junit.jupiter.api.Assertions.fail;
 class LaunchConfigTest {
     private static final LaunchConfig.Limits TYPICAL = LaunchConfig.Limits.TYPICAL;
 
-    /** Sizes of one launch: rows, cols (n = rows·cols for elementwise kernels). */
-    record Sizes(int rows, int cols) {
-        long n() { return (long) rows * cols; }
-    }
-
-    /**
-     * Per kernel: the bound its body checks GLOBAL_ID() against (as written in the source), the
-     * value of that bound for given sizes, and the launch the backend makes for those sizes.
-     */
-    record Kernel(String bound, Function<Sizes, Long> boundValue, Function<Sizes, LaunchConfig> launch) { }
-
-    private static Map<String, Kernel> kernels(LaunchConfig.Limits lim) {
-        Map<String, Kernel> k = new LinkedHashMap<>();
-        for (String name : new String[] {"fill", "copy", "axpy", "scale", "tanh_backward", "tanh_cell_backward",
-                "sgd_update", "adam_update", "adagrad_update", "upload_staged"}) {
-            k.put(name, new Kernel("n", Sizes::n, s -> LaunchConfig.elementwise(name, s.n(), lim)));
-        }
-        k.put("bias_tanh", new Kernel("rows * cols", Sizes::n, s -> LaunchConfig.biasTanh(s.rows(), s.cols(), lim)));
-        for (String name : new String[] {"lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward",
-                "gru_cell_backward"}) {
-            k.put(name, new Kernel("rows * hidden", Sizes::n, s -> LaunchConfig.cell(name, s.rows(), s.cols(), lim)));
-        }
-        k.put("sum_rows", new Kernel("cols", s -> (long) s.cols(), s -> LaunchConfig.sumRows(s.cols(), lim)));
-        k.put("softmax_cross_entropy", new Kernel("rows", s -> (long) s.rows(),
-                s -> LaunchConfig.softmaxCrossEntropy(s.rows(), lim)));
-        k.put("mean_squared_error", new Kernel("rows", s -> (long) s.rows(),
-                s -> LaunchConfig.meanSquaredError(s.rows(), lim)));
-        k.put("gather_columns", new Kernel("rows * hidden", Sizes::n,
-                s -> LaunchConfig.gatherColumns(s.rows(), s.cols(), lim)));
-        k.put("scatter_add_columns", new Kernel("hidden", s -> (long) s.cols(),
-                s -> LaunchConfig.scatterAddColumns(s.cols(), lim)));
-        k.put("sum_of_squares", new Kernel("parts", s -> (long) LaunchConfig.sumOfSquaresParts(s.n()),
-                s -> LaunchConfig.sumOfSquares(s.n(), lim)));
-        k.put("sum_of_squares_final", new Kernel("1", s -> 1L, s -> LaunchConfig.sumOfSquaresFinal(lim)));
-        return k;
-    }
-
-    private static final Pattern BOUND = Pattern.compile(
-            "KERNEL\\s+void\\s+(\\w+)\\s*\\([^)]*\\)\\s*\\{\\s*const int (\\w+) = GLOBAL_ID\\(\\);\\s*if \\(\\2 >= ([^)]+)\\) return;");
+    private static final Pattern BOUND = Pattern.compile("KERNEL\\s+void\\s+(\\w+)\\s*\\([^)]*\\)\\s*\\{\\s*"
+            + "const int (\\w+) = GLOBAL_ID\\(\\);\\s*if \\(\\2 >= (.+?)(?: \\|\\|[^;]*)?\\) return;");
     private static final Pattern SINGLE = Pattern.compile(
             "KERNEL\\s+void\\s+(\\w+)\\s*\\([^)]*\\)\\s*\\{\\s*if \\(GLOBAL_ID\\(\\) != 0\\) return;");
 
-    /** The launch table matches the kernels as written: same names, and each bound is the one the body checks. */
-    @Test
-    void everyKernelHasALaunchWhoseThreadCountIsTheBoundItsBodyChecks() {
+    /** Each kernel's bound as its body writes it: the expression GLOBAL_ID() is checked against ("1" for one thread). */
+    static Map<String, String> bounds() {
         String src = KernelSource.bodies();
         Map<String, String> bounds = new LinkedHashMap<>();
         Matcher m = BOUND.matcher(src);
@@ -74,14 +42,126 @@ class LaunchConfigTest {
         while (single.find()) {
             bounds.put(single.group(1), "1");
         }
-        Map<String, Kernel> table = kernels(TYPICAL);
-        assertEquals(new java.util.TreeSet<>(KernelSource.kernelNames()), new java.util.TreeSet<>(bounds.keySet()),
+        return bounds;
+    }
+
+    /** Memory of any size, for tensors that are only described, never touched. */
+    private static final DeviceMemory ANY = new DeviceMemory() {
+        @Override
+        public long capacity() { return Long.MAX_VALUE / 4; }
+
+        @Override
+        public Object owner() { return this; }
+    };
+
+    private static Tensor t(int rows, int cols) { return new Tensor(ANY, 0, rows, cols, Math.max(1, cols)); }
+
+    /** Every op of KernelCalls on tensors shaped by (rows, cols). */
+    private static List<Consumer<KernelCalls>> ops(int rows, int cols) {
+        Tensor x = t(rows, cols), bias = t(1, cols), col = t(rows, 1), g4 = t(rows, 4 * cols), g3 = t(rows, 3 * cols);
+        Tensor scalars = t(1, KernelCalls.STEP_SCALARS), one = t(1, 1), table = t(cols, rows + 2);
+        return List.of(c -> c.fill(x, 1f), c -> c.copy(x, x), c -> c.axpy(1f, x, x), c -> c.scale(2f, x),
+                c -> c.biasTanh(x, bias), c -> c.tanhBackward(x, x), c -> c.tanhCellBackward(x, x, x),
+                c -> c.lstmCellForward(g4, t(1, 4 * cols), t(1, 4 * cols), x, x, x),
+                c -> c.lstmCellBackward(g4, x, x, x, x, x),
+                c -> c.gruCellForward(g3, g3, t(1, 3 * cols), t(1, 3 * cols), x, x, x),
+                c -> c.gruCellBackward(g3, x, x, x, x, g3), c -> c.sumRows(x, 0.5f, bias),
+                c -> c.softmaxCrossEntropy(x, bias, col, 0.5f, x, col), c -> c.gatherColumns(col, table, x),
+                c -> c.scatterAddColumns(col, x, table), c -> c.sumOfSquares(x, one),
+                c -> c.setStepScalars(scalars, 1f, 1f, 1f), c -> c.clipScale(x, one, 5f, scalars),
+                c -> c.sgdUpdate(x, x, 0.1f, scalars), c -> c.adamUpdate(x, x, x, x, 0.1f, 0.9f, 0.99f, 1e-8f, scalars),
+                c -> c.adagradUpdate(x, x, x, 0.1f, 1e-8f, scalars), c -> c.uploadStaged(ANY, x, 2));
+    }
+
+    /**
+     * For odd shapes, every launch of every op has exactly the thread count its kernel's body
+     * checks, evaluated with the very arguments the op passes; every kernel is launched.
+     */
+    @Test
+    void everyLaunchHasTheThreadCountItsKernelChecks() {
+        Map<String, String> bounds = bounds();
+        assertEquals(new TreeSet<>(KernelSource.kernelNames()), new TreeSet<>(bounds.keySet()),
                 "every kernel starts with a GLOBAL_ID() bound check this test can read");
-        assertEquals(new java.util.TreeSet<>(bounds.keySet()), new java.util.TreeSet<>(table.keySet()),
-                "every kernel in kernels/ has a launch configuration");
-        for (Map.Entry<String, String> e : bounds.entrySet()) {
-            assertEquals(table.get(e.getKey()).bound(), e.getValue(), "bound of kernel " + e.getKey());
+        Map<String, List<KernelCallTest.Param>> sigs = KernelCallTest.signatures();
+        TreeSet<String> launched = new TreeSet<>();
+        for (int rows : new int[] {1, 3, 17, 33, 65, 257, 4099}) {
+            for (int cols : new int[] {1, 5, 65, 257}) {
+                for (Consumer<KernelCalls> op : ops(rows, cols)) {
+                    for (RecordedCalls.Call call : RecordedCalls.of(op)) {
+                        Map<String, Long> ints = new HashMap<>();
+                        List<KernelCallTest.Param> params = sigs.get(call.kernel());
+                        for (int i = 0; i < params.size(); i++) {
+                            ints.put(params.get(i).name(), call.args().get(i).value());
+                        }
+                        String bound = bounds.get(call.kernel());
+                        assertEquals(evaluate(bound, ints), call.threads(), call.kernel() + ": threads vs its bound "
+                                + bound + " at rows=" + rows + " cols=" + cols + " " + ints);
+                        assertEachUnitOnce(call.kernel(), LaunchConfig.plan(call.kernel(), call.threads(), TYPICAL),
+                                call.threads());
+                        launched.add(call.kernel());
+                    }
+                }
+            }
         }
+        assertEquals(new TreeSet<>(KernelSource.kernelNames()), launched, "every kernel is launched by some op");
+    }
+
+    /** The value of an int expression of names, numbers, + - * / and parentheses, as C computes it. */
+    static long evaluate(String expression, Map<String, Long> names) {
+        return new Object() {
+            private int at;
+
+            long sum() {
+                long v = product();
+                while (peek() == '+' || peek() == '-') {
+                    char op = expression.charAt(at++);
+                    long w = product();
+                    v = op == '+' ? v + w : v - w;
+                }
+                return v;
+            }
+
+            long product() {
+                long v = atom();
+                while (peek() == '*' || peek() == '/') {
+                    char op = expression.charAt(at++);
+                    long w = atom();
+                    v = op == '*' ? v * w : v / w;
+                }
+                return v;
+            }
+
+            long atom() {
+                char c = peek();
+                if (c == '(') {
+                    at++;
+                    long v = sum();
+                    peek();
+                    at++;
+                    return v;
+                }
+                int start = at;
+                while (at < expression.length() && Character.isLetterOrDigit(expression.charAt(at))) {
+                    at++;
+                }
+                String token = expression.substring(start, at);
+                if (Character.isDigit(token.charAt(0))) {
+                    return Long.parseLong(token);
+                }
+                Long v = names.get(token);
+                if (v == null) {
+                    fail("bound '" + expression + "' names " + token + ", which is not an int parameter: " + names);
+                }
+                return v;
+            }
+
+            char peek() {
+                while (at < expression.length() && expression.charAt(at) == ' ') {
+                    at++;
+                }
+                return at < expression.length() ? expression.charAt(at) : 0;
+            }
+        }.sum();
     }
 
     /** Simulates every thread of the launch as the kernel sees it and counts writes per unit below the bound. */
@@ -114,41 +194,30 @@ class LaunchConfigTest {
     }
 
     @Test
-    void oddSizesAreCoveredExactlyOnceByEveryKernel() {
-        int[] sizes = {1, 2, 3, 17, 31, 32, 33, 65, 255, 256, 257, 1023, 1025, 4099};
-        Map<String, Kernel> table = kernels(TYPICAL);
-        for (int rows : sizes) {
-            for (int cols : new int[] {1, 3, 17, 65, 257}) {
-                Sizes s = new Sizes(rows, cols);
-                for (Map.Entry<String, Kernel> e : table.entrySet()) {
-                    assertEachUnitOnce(e.getKey(), e.getValue().launch().apply(s), e.getValue().boundValue().apply(s));
-                }
-            }
-        }
-        assertEachUnitOnce("fill", LaunchConfig.elementwise("fill", 1_000_003, TYPICAL), 1_000_003);
+    void oddSizesAreCoveredExactlyOnce() {
+        assertEachUnitOnce("fill", LaunchConfig.plan("fill", 1_000_003, TYPICAL), 1_000_003);
+        assertEachUnitOnce("fill", LaunchConfig.plan("fill", 33, TYPICAL), 33);
     }
 
     @Test
     void smallDeviceLimitsAreRespected() {
         LaunchConfig.Limits small = new LaunchConfig.Limits(64, 65535, 16 * 1024);
-        LaunchConfig cfg = LaunchConfig.elementwise("axpy", 4099, small);
+        LaunchConfig cfg = LaunchConfig.plan("axpy", 4099, small);
         assertEquals(64, cfg.block());
         assertEquals(65, cfg.grid());
-        LaunchConfig one = LaunchConfig.sumOfSquaresFinal(TYPICAL);
+        LaunchConfig one = LaunchConfig.plan("clip_scale", 1, TYPICAL);
         assertEquals(1, one.grid());
         assertEquals(32, one.block(), "a single thread still launches one warp");
     }
 
     @Test
     void emptyLaunchesLaunchNothing() {
-        assertTrue(LaunchConfig.elementwise("fill", 0, TYPICAL).isEmpty());
-        assertTrue(LaunchConfig.sumOfSquares(0, TYPICAL).isEmpty());
-        assertFalse(LaunchConfig.sumOfSquaresFinal(TYPICAL).isEmpty(), "the final pass writes 0 for an empty tensor");
+        assertTrue(LaunchConfig.plan("fill", 0, TYPICAL).isEmpty());
     }
 
     @Test
     void theLargestIntSizedLaunchStillFitsTheKernelsIntIndex() {
-        LaunchConfig cfg = LaunchConfig.elementwise("fill", Integer.MAX_VALUE, TYPICAL);
+        LaunchConfig cfg = LaunchConfig.plan("fill", Integer.MAX_VALUE, TYPICAL);
         assertEquals(256, cfg.block());
         assertEquals(8_388_608, cfg.grid());
         assertEquals(Integer.MAX_VALUE, (long) cfg.grid() * cfg.block() - 1, "the last thread id is exactly 2^31-1");
@@ -157,15 +226,14 @@ class LaunchConfigTest {
     @Test
     void sizesAbove2To31AreRejectedNamingTheKernel() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> LaunchConfig.elementwise("adam_update", 1L << 31, TYPICAL));
+                () -> LaunchConfig.plan("adam_update", 1L << 31, TYPICAL));
         assertTrue(e.getMessage().startsWith("kernel adam_update needs 2147483648 threads"), e.getMessage());
         assertTrue(e.getMessage().contains("2^31-1"), e.getMessage());
+        Tensor huge = t(65536, 32768);
         IllegalArgumentException bias = assertThrows(IllegalArgumentException.class,
-                () -> LaunchConfig.biasTanh(65536, 32768, TYPICAL));
+                () -> RecordedCalls.of(c -> c.biasTanh(huge, t(1, 32768))).forEach(
+                        call -> LaunchConfig.plan(call.kernel(), call.threads(), TYPICAL)));
         assertTrue(bias.getMessage().startsWith("kernel bias_tanh needs 2147483648 threads"), bias.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> LaunchConfig.gatherColumns(1 << 20, 1 << 12, TYPICAL));
-        assertEquals(LaunchConfig.SUM_PARTS, LaunchConfig.sumOfSquares(1L << 40, TYPICAL).threads(),
-                "sum_of_squares strides, so its launch does not grow with n");
     }
 
     @Test
@@ -180,11 +248,11 @@ class LaunchConfigTest {
     void gridAndBlockAndSharedMemoryLimitsAreRejected() {
         LaunchConfig.Limits old = new LaunchConfig.Limits(1024, 65535, 48 * 1024);
         IllegalArgumentException grid = assertThrows(IllegalArgumentException.class,
-                () -> LaunchConfig.elementwise("scale", 65535L * 256 + 1, old));
+                () -> LaunchConfig.plan("scale", 65535L * 256 + 1, old));
         assertTrue(grid.getMessage().contains("grid limit of 65535 blocks"), grid.getMessage());
-        assertEquals(65535, LaunchConfig.elementwise("scale", 65535L * 256, old).grid());
+        assertEquals(65535, LaunchConfig.plan("scale", 65535L * 256, old).grid());
         IllegalArgumentException shared = assertThrows(IllegalArgumentException.class,
-                () -> LaunchConfig.plan("sum_rows", 10, 256, 64 * 1024, TYPICAL));
+                () -> LaunchConfig.plan("sum_rows_final", 10, 256, 64 * 1024, TYPICAL));
         assertTrue(shared.getMessage().contains("65536 bytes of shared memory"), shared.getMessage());
         assertThrows(IllegalArgumentException.class, () -> LaunchConfig.plan("fill", 10, 0, 0, TYPICAL));
         assertThrows(IllegalArgumentException.class, () -> LaunchConfig.plan("fill", -1, 256, 0, TYPICAL));

@@ -1,13 +1,16 @@
-// OpenClBackendTest: OpenCL-specific behaviour: build errors carry the log, device numbering, kernel/method mapping.
+// OpenClBackendTest: OpenCL-specific behaviour: build errors carry the log, device numbering, kernel ops named as Backend methods.
 package bptt.backend.opencl;
 
 import bptt.backend.Backend;
 import bptt.backend.BackendUnavailableException;
+import bptt.backend.DeviceSteps;
+import bptt.backend.KernelCalls;
 import bptt.backend.KernelSource;
 import bptt.conformance.TestBackends;
 import org.junit.jupiter.api.Test;
 
 import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
@@ -24,33 +27,32 @@ class OpenClBackendTest {
         TestBackends.open("opencl");
     }
 
+    /**
+     * The kernels are launched through KernelCalls, whose ops are named as the Backend (or
+     * DeviceSteps) methods they implement; every kernel op of the Backend has one (KernelCallTest
+     * shows every kernel is launched by some op).
+     */
     @Test
-    void everyKernelMapsToABackendMethodAndBack() {
-        Set<String> methods = Arrays.stream(Backend.class.getMethods()).map(Method::getName).collect(Collectors.toSet());
-        List<String> kernels = KernelSource.kernelNames();
-        for (String k : kernels) {
-            String base = k.equals("sum_of_squares_final") ? "sum_of_squares" : k;
-            assertTrue(methods.contains(camel(base)), "kernel " + k + " has no Backend method " + camel(base));
+    void everyKernelOpIsABackendMethodAndBack() {
+        Set<String> backend = names(Backend.class);
+        Set<String> deviceSteps = names(DeviceSteps.class);
+        Set<String> ops = Arrays.stream(KernelCalls.class.getDeclaredMethods())
+                .filter(m -> Modifier.isPublic(m.getModifiers()) && !Modifier.isStatic(m.getModifiers()))
+                .map(Method::getName).collect(Collectors.toSet());
+        for (String op : ops) {
+            assertTrue(backend.contains(op) || deviceSteps.contains(op) || op.equals("setStepScalars"),
+                    "KernelCalls." + op + " is neither a Backend nor a DeviceSteps method");
         }
-        for (String m : List.of("fill", "copy", "axpy", "scale", "biasTanh", "tanhBackward", "sumRows",
-                "softmaxCrossEntropy", "meanSquaredError", "gatherColumns", "scatterAddColumns", "sumOfSquares", "sgdUpdate",
-                "adamUpdate", "adagradUpdate")) {
-            assertTrue(kernels.stream().anyMatch(k -> camel(k).equals(m)), "no kernel for Backend." + m);
+        for (String m : List.of("fill", "copy", "axpy", "scale", "biasTanh", "tanhBackward", "tanhCellBackward",
+                "lstmCellForward", "lstmCellBackward", "gruCellForward", "gruCellBackward", "sumRows",
+                "softmaxCrossEntropy", "gatherColumns", "scatterAddColumns", "sumOfSquares", "sgdUpdate",
+                "adamUpdate", "adagradUpdate", "clipScale")) {
+            assertTrue(ops.contains(m), "no kernel op for " + m);
         }
     }
 
-    private static String camel(String snake) {
-        StringBuilder s = new StringBuilder();
-        boolean up = false;
-        for (char c : snake.toCharArray()) {
-            if (c == '_') {
-                up = true;
-            } else {
-                s.append(up ? Character.toUpperCase(c) : c);
-                up = false;
-            }
-        }
-        return s.toString();
+    private static Set<String> names(Class<?> type) {
+        return Arrays.stream(type.getMethods()).map(Method::getName).collect(Collectors.toSet());
     }
 
     @Test
