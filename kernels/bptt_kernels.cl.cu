@@ -114,6 +114,39 @@ KERNEL void sum_rows_final(GLOBAL const float* RESTRICT partials, int partialsOf
     out[outOff + c] = beta == 0.0f ? sum : beta * out[outOff + c] + sum;
 }
 
+/* Row-wise mean squared error of p = predictions (rows, cols) + bias (1, cols) against targets
+ * (rows, cols): losses (rows, 1) = sum_j (p - y)^2 / cols, dpredictions (rows, cols) = gradScale *
+ * 2 (p - y) / cols; rows whose mask (rows, 1) is not above 0 get loss 0 and a zero gradient.
+ * dpredictions may be the predictions buffer itself (same offset): each element is read before
+ * it is written, so neither pointer is RESTRICT. One thread per row, summing its columns in order. */
+KERNEL void mean_squared_error(GLOBAL const float* predictions, int predictionsOff, GLOBAL const float* RESTRICT bias,
+                               int biasOff, GLOBAL const float* RESTRICT targets, int targetsOff,
+                               GLOBAL const float* RESTRICT mask, int maskOff, GLOBAL float* dpredictions,
+                               int dpredictionsOff, GLOBAL float* RESTRICT losses, int lossesOff, int rows, int cols,
+                               float gradScale)
+{
+    const int r = GLOBAL_ID();
+    if (r >= rows) return;
+    const int pOff = predictionsOff + r * cols;
+    const int yOff = targetsOff + r * cols;
+    const int dOff = dpredictionsOff + r * cols;
+    if (!(mask[maskOff + r] > 0.0f)) {
+        losses[lossesOff + r] = 0.0f;
+        for (int j = 0; j < cols; j++) {
+            dpredictions[dOff + j] = 0.0f;
+        }
+        return;
+    }
+    const float perColumn = 1.0f / (float) cols;
+    float sum = 0.0f;
+    for (int j = 0; j < cols; j++) {
+        const float e = predictions[pOff + j] + bias[biasOff + j] - targets[yOff + j];
+        sum += e * e;
+        dpredictions[dOff + j] = 2.0f * e * perColumn * gradScale;
+    }
+    losses[lossesOff + r] = sum * perColumn;
+}
+
 /* First pass of the sum of squares of x (n): thread p < parts sums x[p]^2, x[p+parts]^2, ... in
  * order (Kahan) into partials[p]; consecutive threads read consecutive elements. parts <= n, so
  * p < n; the loop stops before i + parts could pass n, which for n near 2^31 would overflow int. */

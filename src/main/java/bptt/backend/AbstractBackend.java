@@ -135,6 +135,9 @@ public abstract class AbstractBackend implements Backend {
     protected abstract void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
                                                     Tensor dlogits, Tensor losses);
 
+    protected abstract void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask,
+                                                 float gradScale, Tensor dpredictions, Tensor losses);
+
     protected abstract void gatherColumnsHook(Tensor ids, Tensor table, Tensor out);
 
     protected abstract void scatterAddColumnsHook(Tensor ids, Tensor grad, Tensor tableGrad);
@@ -552,13 +555,27 @@ public abstract class AbstractBackend implements Backend {
         column("softmaxCrossEntropy targets", targets, logits.rows());
         column("softmaxCrossEntropy losses", losses, logits.rows());
         sameShape("softmaxCrossEntropy dlogits", logits, dlogits);
-        if (dlogits != logits && dlogits.overlaps(logits)
-                && !(dlogits.offset() == logits.offset() && dlogits.memory() == logits.memory())) {
-            throw new IllegalArgumentException("softmaxCrossEntropy dlogits must be the logits or apart from them");
-        }
+        inPlaceOrApart("softmaxCrossEntropy dlogits must be the logits", logits, dlogits);
         noOverlap("softmaxCrossEntropy", losses, logits, dlogits, bias, targets);
         noOverlap("softmaxCrossEntropy", bias, dlogits);
         softmaxCrossEntropyHook(logits, bias, targets, gradScale, dlogits, losses);
+    }
+
+    @Override
+    public final void meanSquaredError(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                       Tensor dpredictions, Tensor losses) {
+        elementwise("meanSquaredError", predictions, bias, targets, mask, dpredictions, losses);
+        rowVector("meanSquaredError bias", bias, predictions.cols());
+        sameShape("meanSquaredError targets", predictions, targets);
+        column("meanSquaredError mask", mask, predictions.rows());
+        column("meanSquaredError losses", losses, predictions.rows());
+        sameShape("meanSquaredError dpredictions", predictions, dpredictions);
+        inPlaceOrApart("meanSquaredError dpredictions must be the predictions", predictions, dpredictions);
+        noOverlap("meanSquaredError", losses, predictions, dpredictions, bias, targets, mask);
+        noOverlap("meanSquaredError", bias, dpredictions, targets, mask);
+        noOverlap("meanSquaredError", targets, dpredictions, mask);
+        noOverlap("meanSquaredError", mask, dpredictions);
+        meanSquaredErrorHook(predictions, bias, targets, mask, gradScale, dpredictions, losses);
     }
 
     @Override
@@ -668,6 +685,13 @@ public abstract class AbstractBackend implements Backend {
     private static void column(String what, Tensor t, int rows) {
         if (t.cols() != 1 || t.rows() != rows) {
             throw new IllegalArgumentException(what + " must be (" + rows + ",1), got " + t.shape());
+        }
+    }
+
+    /** A gradient written over its input: the very same elements, or none of them. */
+    private static void inPlaceOrApart(String what, Tensor in, Tensor out) {
+        if (out != in && out.overlaps(in) && !(out.offset() == in.offset() && out.memory() == in.memory())) {
+            throw new IllegalArgumentException(what + " or apart from them");
         }
     }
 

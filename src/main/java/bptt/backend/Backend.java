@@ -209,6 +209,17 @@ public interface Backend extends AutoCloseable {
     void softmaxCrossEntropy(Tensor logits, Tensor bias, Tensor targets, float gradScale,
                              Tensor dlogits, Tensor losses);
 
+    /**
+     * Row-wise mean squared error of (predictions + bias) against real-valued targets: the loss
+     * of a regression output. predictions (N,D), bias (1,D), targets (N,D), mask (N,1): row r is
+     * scored when mask[r] &gt; 0. Writes losses (N,1) = Σ_j (p + b − y)²_j / D (0 for unscored
+     * rows) and dpredictions (N,D) = gradScale · 2·(p + b − y) / D (0 rows where unscored), so
+     * that with gradScale = 1/rows scored the loss is PyTorch's {@code MSELoss()} (the mean over
+     * every scored element) and dpredictions its gradient. dpredictions may be predictions itself.
+     */
+    void meanSquaredError(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                          Tensor dpredictions, Tensor losses);
+
     /** out (N,H) = columns ids[r] of table (H,V): out[r,h] = table[h, ids[r]] (one-hot input times tableT). */
     void gatherColumns(Tensor ids, Tensor table, Tensor out);
 

@@ -172,6 +172,16 @@ public abstract class KernelCalls {
                 .i(rows).i(cols).f(gradScale).run((long) rows * cols);
     }
 
+    /**
+     * Mean squared error of predictions (rows, cols) + bias (1, cols) against targets (rows, cols)
+     * where mask (rows, 1) is above 0: one thread per row.
+     */
+    public final void meanSquaredError(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                       Tensor dpredictions, Tensor losses) {
+        begin("mean_squared_error").buf(predictions).buf(bias).buf(targets).buf(mask).buf(dpredictions).buf(losses)
+                .i(predictions.rows()).i(predictions.cols()).f(gradScale).run(predictions.rows());
+    }
+
     /** out (rows, hidden) = columns ids of table (hidden, vocab): the table transposed, then one row of it per id. */
     public final void gatherColumns(Tensor ids, Tensor table, Tensor out) {
         int hidden = table.rows();

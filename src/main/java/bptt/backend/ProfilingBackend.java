@@ -257,6 +257,14 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public void meanSquaredError(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                 Tensor dpredictions, Tensor losses) {
+        long t = start();
+        inner.meanSquaredError(predictions, bias, targets, mask, gradScale, dpredictions, losses);
+        stop("meanSquaredError", t);
+    }
+
+    @Override
     public void gatherColumns(Tensor ids, Tensor table, Tensor out) {
         long t = start();
         inner.gatherColumns(ids, table, out);

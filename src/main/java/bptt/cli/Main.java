@@ -1,6 +1,7 @@
 // Main: the bptt command line (picocli); each subcommand is its own class in this package.
 package bptt.cli;
 
+import bptt.api.BpttException;
 import bptt.backend.BackendUnavailableException;
 import bptt.backend.DeviceOutOfMemoryException;
 import bptt.train.CheckpointException;
@@ -15,6 +16,7 @@ import picocli.CommandLine.Command;
                 TrainCommand.class,
                 EvalCommand.class,
                 SampleCommand.class,
+                PredictCommand.class,
                 GradcheckCommand.class,
                 DevicesCommand.class,
                 ConformanceCommand.class,
@@ -38,7 +40,7 @@ public final class Main implements Runnable {
         cli.setErr(new java.io.PrintWriter(System.err, true));
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable cause = ex;
-            if (cause instanceof UserError || cause instanceof IllegalArgumentException
+            if (cause instanceof UserError || cause instanceof IllegalArgumentException || cause instanceof BpttException
                     || cause instanceof BackendUnavailableException || cause instanceof CheckpointException
                     || cause instanceof DeviceOutOfMemoryException) {
                 cmd.getErr().println("error: " + cause.getMessage());

@@ -1,12 +1,9 @@
 // SampleCommand: `bptt sample` generates text from a checkpoint, printing each character as it is made.
 package bptt.cli;
 
-import bptt.backend.Backend;
-import bptt.rnn.Rnn;
-import bptt.train.Checkpoint;
-import bptt.train.CheckpointIo;
-import bptt.train.Sampler;
-import bptt.train.Vocabulary;
+import bptt.api.Device;
+import bptt.api.Model;
+import bptt.api.SavedModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -36,14 +33,14 @@ public final class SampleCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Checkpoint ckpt = EvalCommand.loadCheckpoint(checkpoint);
-        if (ckpt.vocab() == null) {
+        SavedModel saved = EvalCommand.readCheckpoint(checkpoint);
+        if (saved.spec().vocabulary() == null) {
             throw new UserError("checkpoint " + checkpoint + " has no vocabulary, so it cannot produce text");
         }
         PrintStream out = System.out;
         StringBuilder pending = new StringBuilder();
-        try (Backend backend = backendOption.open(); Rnn rnn = ckpt.model(backend)) {
-            Sampler.sample(rnn, Vocabulary.ofCodePoints(ckpt.vocab()), prime, length, temperature, seed, cp -> {
+        try (Device device = Device.open(backendOption.backend, backendOption.device); Model model = saved.open(device)) {
+            model.sample(prime, length, temperature, seed, cp -> {
                 pending.appendCodePoint(cp);
                 if (cp == '\n' || pending.length() >= FLUSH_EVERY) {
                     out.print(pending);

@@ -48,21 +48,19 @@ final class StopSignals implements AutoCloseable {
     int exitCode() { return received; }
 
     /**
-     * Puts back each previous handler. Signal.handle may report none (null: a handler installed
-     * outside sun.misc, seen when commands run one after another in one JVM), or a wrapper of none,
-     * which it then refuses to put back (NullPointerException, before changing anything); either
-     * way this one stays, disarmed, so a signal still ends the process with 128 + its number.
+     * Puts back each previous handler. Where the JVM had none of its own (sun.misc.Signal then
+     * hands back a wrapper of nothing, which it refuses to reinstall: seen when commands run one
+     * after another in one JVM), this one stays, disarmed, so a signal still ends the process
+     * with 128 + its number.
      */
     @Override
     public void close() {
         armed = false;
         previous.forEach((signal, handler) -> {
-            if (handler != null) {
-                try {
-                    Signal.handle(signal, handler);
-                } catch (NullPointerException wrapsNone) {
-                    // the JDK had no previous handler to give back: keep this one, disarmed
-                }
+            try {
+                Signal.handle(signal, handler);
+            } catch (NullPointerException noPreviousHandler) {
+                // nothing to put back: keep the disarmed handler
             }
         });
     }

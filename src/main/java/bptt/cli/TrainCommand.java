@@ -53,10 +53,21 @@ public final class TrainCommand implements Callable<Integer> {
     private static final String LOG = "log";
     @Spec
     CommandSpec spec;
-    @Option(names = "--data", description = "UTF-8 text file to learn (default: the built-in corpus, or the resumed run's data).")
+    @Option(names = "--data", description = "UTF-8 text file to learn (default: the built-in corpus, or the resumed run's data);"
+            + " or a numeric FILE.csv (one row per step) or float32 FILE.npy, (T, D) or (N, T, D), to predict --target-columns.")
     Path data;
-    @Option(names = "--task", defaultValue = "text", description = "text (a character model of --data), copy or adding (long-range tasks generated from --seed; default ${DEFAULT-VALUE}).")
+    @Option(names = "--task", defaultValue = "text", description = "text (a character model of --data), copy or adding (long-range tasks generated from --seed),"
+            + " or series (forecast the generated Mackey-Glass series; default ${DEFAULT-VALUE}).")
     String task;
+    @Option(names = "--target-columns", paramLabel = "COLS", description = "With --data FILE.csv|.npy: the columns to predict, names or"
+            + " 0-based indices, comma-separated (default: the last column).")
+    String targetColumns;
+    @Option(names = "--horizon", defaultValue = "1", description = "With --data FILE.csv|.npy: predict the target columns this many"
+            + " steps ahead; 0 = from the other columns of the same step (default ${DEFAULT-VALUE}).")
+    int horizon;
+    @Option(names = "--classes", defaultValue = "0", description = "With --data FILE.csv|.npy: the target column holds class ids in"
+            + " [0, K): classes per step of a (T, D) series, one per sequence (its last step) of (N, T, D); 0 = real values (default ${DEFAULT-VALUE}).")
+    int classes;
     @Mixin
     BackendOption backendOption;
     @Mixin
@@ -113,6 +124,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (DenseTrain.handles(task, data)) {
+            return new DenseTrain(this).call();
+        }
         PrintStream out = System.out;
         if (initFrom != null && resume != null) {
             throw new UserError("--init-from and --resume exclude each other: --resume continues a run, --init-from only takes weights");
@@ -120,6 +134,10 @@ public final class TrainCommand implements Callable<Integer> {
         Checkpoint resumed = resume == null ? null : CheckpointIo.load(resume);
         if (resumed != null) {
             adoptSavedSettings(TrainingState.trainSettings(resumed));
+            if (DenseData.isDenseTask(task)) {
+                throw new UserError(resume + " is a run on real-valued data (" + task + "), which --resume does not continue"
+                        + " yet: train a new run with more --steps");
+            }
         }
         Checkpoint initial = initFrom == null ? null : CheckpointIo.load(initFrom);
         if (initial != null) {
@@ -260,7 +278,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /** The loss curve's path: --save with .safetensors replaced by .loss.svg. */
-    private Path curvePath() {
+    Path curvePath() {
         if (save.toString().isEmpty()) {
             throw new UserError("--save is empty; give a file path such as " + DEFAULT_SAVE);
         }
@@ -296,6 +314,20 @@ public final class TrainCommand implements Callable<Integer> {
                 throw new UserError(clash + "; this run would replace it: pass another --save path to keep it,"
                         + " or --force to overwrite it");
             }
+        }
+    }
+
+    /** {@link #checkOutputs} for a run on a numeric file (or the series): every output writable, none the data. */
+    void checkDenseOutputs(Path dataFile, Path curve, Path forecast) {
+        Path saveTarget = OutputFile.requireWritable(save, "--save");
+        OutputFile.requireWritable(curve, "--save's loss curve");
+        OutputFile.requireWritable(forecast, "--save's forecast picture");
+        Path source = resolved(dataFile);
+        if (saveTarget.equals(source)) {
+            throw new UserError("--save " + save + " is the --data file; give another --save path");
+        }
+        if (log != null && OutputFile.requireWritable(log, "--log").equals(source)) {
+            throw new UserError("--log " + log + " is the --data file; give the log a file of its own");
         }
     }
 
@@ -336,7 +368,7 @@ public final class TrainCommand implements Callable<Integer> {
         save = given("--save") ? save : resume;
     }
 
-    private boolean given(String option) {
+    boolean given(String option) {
         return spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 

@@ -4,6 +4,7 @@ package bptt.conformance;
 import bptt.backend.Backend;
 import bptt.backend.ref.CpuRefBackend;
 import bptt.rnn.Cell;
+import bptt.rnn.OutputKind;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -76,6 +77,26 @@ public final class Conformance {
             list.add(new ModelCheck(cell, true, 2, 3, 17, 33, 65, 8));
             list.add(new ModelCheck(cell, false, 1, 17, 33, 17, 33, 5));
         }
+        list.addAll(outputModels());
+        return list;
+    }
+
+    /**
+     * The regression and per-sequence outputs on every cell: values per step (MSE), one class and
+     * D_out values per sequence, full storage and checkpointed, token and dense input.
+     */
+    static List<Check> outputModels() {
+        List<Check> list = new ArrayList<>();
+        Cell[] cells = Cell.values();
+        for (int i = 0; i < cells.length; i++) {
+            Cell cell = cells[i];
+            list.add(new ModelCheck(cell, false, 2, 3, 17, 5, 33, 0, OutputKind.VALUES));
+            list.add(new ModelCheck(cell, i % 2 == 0, 1, 17, 33, 1, 17, 5, OutputKind.VALUES));
+            list.add(new ModelCheck(cell, true, 1, 17, 3, 17, 33, 0, OutputKind.SEQUENCE_CLASS));
+            list.add(new ModelCheck(cell, false, 2, 3, 17, 5, 65, 8, OutputKind.SEQUENCE_CLASS));
+            list.add(new ModelCheck(cell, false, 1, 33, 17, 3, 17, 0, OutputKind.SEQUENCE_VALUES));
+            list.add(new ModelCheck(cell, i % 2 == 1, 2, 1, 33, 7, 33, 5, OutputKind.SEQUENCE_VALUES));
+        }
         return list;
     }
 
@@ -104,8 +125,10 @@ public final class Conformance {
         list.add(new ModelCheck(false, 1, 3, 17, 33, 129));
         list.add(new ModelCheck(Cell.LSTM, true, 2, 17, 33, 65, 33));
         list.add(new ModelCheck(Cell.GRU, false, 1, 3, 17, 33, 129));
+        list.add(new ModelCheck(Cell.LSTM, false, 1, 17, 33, 5, 65, 0, OutputKind.VALUES));
+        list.add(new ModelCheck(Cell.TANH, false, 2, 3, 17, 5, 33, 8, OutputKind.SEQUENCE_CLASS));
         for (Check c : OpChecks.elementwise(3 * 129, 65)) {
-            if (c.name().startsWith("sumRows") || c.name().startsWith("softmax") || c.name().startsWith("scatter")
+            if (c.name().startsWith("sumRows") || c.name().startsWith("softmax") || c.name().startsWith("meanSquared") || c.name().startsWith("scatter")
                     || c.name().startsWith("sumOfSquares")) {
                 list.add(c);
             }

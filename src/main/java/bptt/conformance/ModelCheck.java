@@ -3,6 +3,7 @@ package bptt.conformance;
 
 import bptt.backend.Backend;
 import bptt.rnn.Cell;
+import bptt.rnn.OutputKind;
 import bptt.rnn.Rnn;
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
@@ -15,16 +16,23 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * One training step's math on a (B, H, V, T) problem with L layers of a cell and token or dense
- * input: parameters from {@link Rnn#initialize}, random h0 (and c0), inputs and targets (about one
- * in eight targets is -1), every activation and gradient buffer poisoned with NaN first.
+ * One training step's math on a (B, H, V, T) problem with L layers of a cell, token or dense
+ * input and an output ({@link OutputKind}: V classes or V values, per step or per sequence):
+ * parameters from {@link Rnn#initialize}, random h0 (and c0), inputs and targets (about one in
+ * eight target rows has none), every activation and gradient buffer poisoned with NaN first.
  * Compares the loss, every layer's outputs h_t (with full storage) or final state (checkpointed),
  * the LSTM's final cell state, the whole gradient slab and dL/dh0 (and dL/dc0). With
  * {@code checkpointEvery} k > 0 the backward pass recomputes k-step segments, so the backend's
  * checkpointed BPTT is held to the same tolerance.
  */
 public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen,
-                         int checkpointEvery) implements Check {
+                         int checkpointEvery, OutputKind output) implements Check {
+
+    /** A model with a class at every step, checkpointed every k steps (0 = full storage). */
+    public ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen,
+                      int checkpointEvery) {
+        this(cell, tokenInput, layers, batch, hidden, vocab, seqLen, checkpointEvery, OutputKind.CLASSES);
+    }
 
     /** A tanh model, checkpointed every k steps (0 = full storage). */
     public ModelCheck(boolean tokenInput, int layers, int batch, int hidden, int vocab, int seqLen, int checkpointEvery) {
@@ -48,7 +56,7 @@ public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, i
     @Override
     public String name() {
         return "model " + (cell == Cell.TANH ? "" : cell.option() + " ") + (tokenInput ? "token" : "dense") + " L="
-                + layers + (checkpointEvery > 0 ? " ckpt" : "");
+                + layers + (checkpointEvery > 0 ? " ckpt" : "") + (output == OutputKind.CLASSES ? "" : " " + output.id());
     }
 
     @Override
@@ -60,9 +68,10 @@ public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, i
     @Override
     public List<Output> run(Backend be, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
-        RnnConfig config = new RnnConfig(vocab, tokenInput, hidden, layers, vocab, cell);
+        RnnConfig config = new RnnConfig(vocab, tokenInput, hidden, layers, vocab, cell, output);
         boolean lstm = cell.hasCellState();
         int rows = batch * seqLen;
+        int targetRows = config.targetRows(batch, seqLen);
         try (Rnn rnn = new Rnn(be, config); Workspace ws = rnn.workspace(batch, seqLen, new Schedule(checkpointEvery, 0))) {
             rnn.initialize(random.nextLong());
             Window window = ws.window();
@@ -73,10 +82,19 @@ public record ModelCheck(Cell cell, boolean tokenInput, int layers, int batch, i
                     window.setInput(i / vocab, i % vocab, (float) random.nextGaussian());
                 }
             }
-            for (int i = 0; i < rows; i++) {
-                window.setTarget(i, random.nextInt(8) == 0 ? -1 : random.nextInt(vocab));
+            int width = config.targetWidth();
+            float[] values = new float[width];
+            for (int r = 0; r < targetRows; r++) {
+                boolean none = r > 0 && random.nextInt(8) == 0;
+                if (output.regression()) {
+                    for (int j = 0; j < width; j++) {
+                        values[j] = none ? Float.NaN : (float) random.nextGaussian();
+                    }
+                    window.setTargetValues(r, values, 0);
+                } else {
+                    window.setTarget(r, none ? -1 : random.nextInt(vocab));
+                }
             }
-            window.setTarget(0, random.nextInt(vocab));
             for (int l = 0; l < layers; l++) {
                 be.upload(gaussian(random, batch * hidden, 0.5), ws.initialState(l));
                 if (lstm) {

@@ -145,6 +145,23 @@ public final class OpChecks {
                         s.out("dlogits", dlogits, Tolerance.scaled(1e-5, 1e-5)));
             }));
         }
+        for (boolean inPlace : new boolean[]{false, true}) {
+            list.add(check("meanSquaredError" + (inPlace ? " in-place" : ""), "N=" + n + " D=" + c, s -> {
+                Tensor predictions = s.gaussian(n, c, 3);
+                Tensor bias = s.gaussian(1, c, 1);
+                Tensor targets = s.gaussian(n, c, 3);
+                float[] m = new float[n];
+                for (int i = 0; i < n; i++) {
+                    m[i] = s.random.nextInt(8) == 0 ? 0 : 1;
+                }
+                Tensor mask = s.tensor(n, 1, m);
+                Tensor dpredictions = inPlace ? predictions : s.poisoned(n, c);
+                Tensor losses = s.poisoned(n, 1);
+                s.be.meanSquaredError(predictions, bias, targets, mask, 1f / n, dpredictions, losses);
+                return List.of(s.out("losses", losses, Tolerance.of(1e-5, 1e-5)),
+                        s.out("dpredictions", dpredictions, Tolerance.scaled(1e-5, 1e-5)));
+            }));
+        }
         list.add(check("gatherColumns", "N=" + n + " H=" + c + " V=" + (c + 2), s -> {
             int v = c + 2;
             Tensor ids = s.ids(n, 0, v);

@@ -68,8 +68,16 @@ public final class GradientCheck {
                     window.setInput(i / width, i % width, (float) random.nextDouble(-1, 1));
                 }
             }
-            for (int i = 0; i < rows; i++) {
-                window.setTarget(i, random.nextInt(config.outputSize()));
+            float[] values = new float[config.targetWidth()];
+            for (int r = 0; r < window.targetRows(); r++) {
+                if (config.output().regression()) {
+                    for (int j = 0; j < values.length; j++) {
+                        values[j] = (float) random.nextDouble(-1, 1);
+                    }
+                    window.setTargetValues(r, values, 0);
+                } else {
+                    window.setTarget(r, random.nextInt(config.outputSize()));
+                }
             }
             for (int l = 0; l < config.layers(); l++) {
                 h0[l] = randomState(random);

@@ -1,4 +1,4 @@
-// RnnConfig: the shape of a stacked RNN (input kind and size, hidden size, layers, output classes, cell).
+// RnnConfig: the shape of a stacked RNN (input kind and size, hidden size, layers, cell, output kind and size).
 package bptt.rnn;
 
 /**
@@ -6,11 +6,17 @@ package bptt.rnn;
  * @param tokenInput true: inputs are token ids (gather); false: dense (B,D) rows (GEMM)
  * @param hidden     H, the hidden size of every layer
  * @param layers     L, stacked as in PyTorch (layer l reads layer l-1's output)
- * @param outputSize V, the number of classes of the softmax output
+ * @param outputSize V, the number of classes of a softmax output, or D_out, the real values of a
+ *                   regression output
  * @param cell       the recurrent cell of every layer: tanh, LSTM or GRU
+ * @param output     what the output layer predicts: classes or values, per step or per sequence
  */
-public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layers, int outputSize, Cell cell) {
+public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layers, int outputSize, Cell cell,
+                        OutputKind output) {
     public RnnConfig {
+        if (output == null) {
+            throw new IllegalArgumentException("an output is needed: classes or values, per step or per sequence");
+        }
         if (inputSize <= 0) {
             throw new IllegalArgumentException("input size must be positive, got " + inputSize);
         }
@@ -36,6 +42,11 @@ public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layer
         }
     }
 
+    /** A model with a class at every step (softmax cross-entropy). */
+    public RnnConfig(int inputSize, boolean tokenInput, int hidden, int layers, int outputSize, Cell cell) {
+        this(inputSize, tokenInput, hidden, layers, outputSize, cell, OutputKind.CLASSES);
+    }
+
     /** A tanh RNN. */
     public RnnConfig(int inputSize, boolean tokenInput, int hidden, int layers, int outputSize) {
         this(inputSize, tokenInput, hidden, layers, outputSize, Cell.TANH);
@@ -53,8 +64,24 @@ public record RnnConfig(int inputSize, boolean tokenInput, int hidden, int layer
 
     /** The same shape with another cell. */
     public RnnConfig withCell(Cell other) {
-        return new RnnConfig(inputSize, tokenInput, hidden, layers, outputSize, other);
+        return new RnnConfig(inputSize, tokenInput, hidden, layers, outputSize, other, output);
     }
+
+    /** The same model with another output kind (of the same size). */
+    public RnnConfig withOutput(OutputKind other) {
+        return new RnnConfig(inputSize, tokenInput, hidden, layers, outputSize, cell, other);
+    }
+
+    /** The same input, cell and output with another hidden size and layer count. */
+    public RnnConfig withSizes(int hiddenSize, int layerCount) {
+        return new RnnConfig(inputSize, tokenInput, hiddenSize, layerCount, outputSize, cell, output);
+    }
+
+    /** Values per target row: 1 class id, or D_out real values. */
+    public int targetWidth() { return output.regression() ? outputSize : 1; }
+
+    /** Target rows of a (batch, seqLen) window: T·B, or B for a per-sequence output. */
+    public int targetRows(int batch, int seqLen) { return output.perSequence() ? batch : batch * seqLen; }
 
     /** Input width of layer l. */
     public int layerInput(int l) { return l == 0 ? inputSize : hidden; }

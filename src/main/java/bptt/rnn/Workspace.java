@@ -37,6 +37,10 @@ import java.util.Locale;
  * Full storage whose T steps exceed one tensor of the backend ({@link Backend#maxTensorFloats})
  * keeps its states in several resident segments of a multiple of S steps, again without a bit
  * of difference.
+ *
+ * <p>The output ({@link OutputKind}) is classes with softmax cross-entropy or real values with mean
+ * squared error, at every step or, per sequence, at the window's last step only: then the output
+ * layer runs on B rows once, and dL/dh of the top layer is zero at every other step.
  */
 public final class Workspace implements AutoCloseable {
     private final Rnn rnn;
@@ -51,9 +55,12 @@ public final class Workspace implements AutoCloseable {
     private final int chunkSteps;    // S
     private final int[][] chunkStarts; // [segment]: local starts of its chunks, then its length
     private final boolean keepAllLogits; // the logits buffer holds every step: forward's dlogits serve backward
-    private final Window window;     // the whole window on the host: T·B ids or feature rows, T·B targets
+    private final OutputKind output;
+    private final int targetRows;    // T·B, or B for a per-sequence output
+    private final Window window;     // the whole window on the host: T·B ids or feature rows, and the target rows
     private final Tensor inputs;     // (k·B, 1) token ids, or (k·B, D) features, of the segment in loadedInputs
-    private final Tensor targets;    // (k·B, 1) class ids, -1 = no target, of the segment in loadedTargets
+    private final Tensor targets;    // (k·B, 1) class ids (−1 = no target) or (k·B, D_out) values, of the segment in loadedTargets; (B, ·) per sequence
+    private final Tensor mask;       // regression: (k·B or B, 1), 1 where the row has a target, else 0; null for classes
     private final Tensor[] h0;       // per layer (B, H): state entering step 0
     private final Tensor[] hT;       // per layer (B, H): state after step T-1
     private final Tensor[] c0;       // per layer (B, H), LSTM: cell state entering step 0
@@ -109,14 +116,18 @@ public final class Workspace implements AutoCloseable {
         this.segSteps = plan.segmentSteps();
         this.segments = (seqLen + segSteps - 1) / segSteps;
         this.chunkSteps = plan.chunkSteps();
+        this.output = cfg.output();
         this.keepAllLogits = plan.logitSteps() == seqLen;
         this.chunkStarts = new int[segments][];
         for (int s = 0; s < segments; s++) {
             chunkStarts[s] = chunkStartsOf(s);
         }
-        this.window = new Window(be, cfg, seqLen * batch, segSteps * batch);
+        this.targetRows = cfg.targetRows(batch, seqLen);
+        this.window = new Window(be, cfg, batch, seqLen, segSteps * batch);
         this.inputs = be.alloc(segSteps * batch, cfg.tokenInput() ? 1 : cfg.inputSize());
-        this.targets = be.alloc(segSteps * batch, 1);
+        int deviceTargetRows = output.perSequence() ? batch : segSteps * batch;
+        this.targets = be.alloc(deviceTargetRows, cfg.targetWidth());
+        this.mask = output.regression() ? be.alloc(deviceTargetRows, 1) : null;
         int buffers = resident ? segments : 1;
         boolean lstm = cell.hasCellState();
         boolean gru = cell.keepsRecurrentGate();
@@ -163,7 +174,7 @@ public final class Workspace implements AutoCloseable {
             weights[l] = new Cell.Weights(rnn.param(ParameterLayout.wax(l)), rnn.param(ParameterLayout.waa(l)),
                     rnn.param(ParameterLayout.ba(l)), cell.twoBiases() ? rnn.param(ParameterLayout.bh(l)) : null);
         }
-        int logitRows = plan.logitSteps() * batch;
+        int logitRows = output.perSequence() ? batch : plan.logitSteps() * batch;
         this.logits = be.alloc(logitRows, cfg.outputSize());
         this.losses = be.alloc(logitRows, 1);
         this.lossSum = be.alloc(1, 1);
@@ -264,7 +275,10 @@ public final class Workspace implements AutoCloseable {
      */
     public Tensor inputs() { return inputs; }
 
-    /** The device copy of one segment's targets, (k·B, 1); -1 marks a position without a target. */
+    /**
+     * The device copy of one segment's targets, (k·B, 1) class ids (−1 marks a position without a
+     * target) or (k·B, D_out) values; per sequence, (B, 1 or D_out) of the whole window.
+     */
     public Tensor targets() { return targets; }
 
     /** Layer l's initial hidden state h0, (B, H). */
@@ -324,7 +338,7 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
-    /** Number of positions with a target in the current window. */
+    /** Number of target rows (positions, or sequences) with a target in the current window. */
     public int targetCount() { return window.targetCount(); }
 
     /** Puts segment s's inputs on the device unless they are there. */
@@ -335,11 +349,14 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
-    /** Puts segment s's targets on the device unless they are there. */
+    /** Puts segment s's targets on the device unless they are there; per sequence, the window's B rows whatever s. */
     private void loadTargets(int s) {
-        if (loadedTargets != s) {
-            window.uploadTargets(segmentStart(s) * batch, targets.rows(0, segmentLength(s) * batch));
-            loadedTargets = s;
+        int key = output.perSequence() ? 0 : s;
+        if (loadedTargets != key) {
+            int first = output.perSequence() ? 0 : segmentStart(s) * batch;
+            int n = output.perSequence() ? batch : segmentLength(s) * batch;
+            window.uploadTargets(first, targets.rows(0, n), mask == null ? null : mask.rows(0, n));
+            loadedTargets = key;
         }
     }
 
@@ -480,11 +497,18 @@ public final class Workspace implements AutoCloseable {
         be.fill(lossSum, 0f);
         for (int s = 0; s < segments; s++) {
             runSegment(s);
-            int[] cs = chunkStarts[s];
-            for (int j = 0; j + 1 < cs.length; j++) {
-                int rows = (cs[j + 1] - cs[j]) * batch;
-                outputChunk(s, cs[j], cs[j + 1] - cs[j], meanScale);
-                be.sumRows(losses.rows(logitRow(s, cs[j]), rows), 1f, lossSum);
+            if (output.perSequence()) {
+                if (s == segments - 1) {
+                    loss(lastState(), 0, s, 0, meanScale);
+                    be.sumRows(losses, 1f, lossSum);
+                }
+            } else {
+                int[] cs = chunkStarts[s];
+                for (int j = 0; j + 1 < cs.length; j++) {
+                    int rows = (cs[j + 1] - cs[j]) * batch;
+                    outputChunk(s, cs[j], cs[j + 1] - cs[j], meanScale);
+                    be.sumRows(losses.rows(logitRow(s, cs[j]), rows), 1f, lossSum);
+                }
             }
             keepLeavingState(s);
         }
@@ -511,58 +535,144 @@ public final class Workspace implements AutoCloseable {
      * leaves dL/dlogits (len·B, V) in the logits buffer and the losses in {@link #losses}.
      */
     private Tensor outputChunk(int s, int c, int len, float meanScale) {
-        int n = len * batch;
-        int row = logitRow(s, c);
-        Tensor top = states[cfg.layers() - 1][bufferOf(s)].rows((c + 1) * batch, n);   // (len·B, H)
-        Tensor lg = logits.rows(row, n);                                                  // (len·B, V)
-        be.gemm(false, top, true, rnn.param("Wya"), 1f, 0f, lg);
-        loadTargets(s);
-        be.softmaxCrossEntropy(lg, rnn.param("by"), targets.rows(c * batch, n), meanScale, lg, losses.rows(row, n));
-        return lg;
+        Tensor top = states[cfg.layers() - 1][bufferOf(s)].rows((c + 1) * batch, len * batch);   // (len·B, H)
+        return loss(top, logitRow(s, c), s, c * batch, meanScale);
     }
 
     /**
-     * Runs the recurrence and counts the rows of the window whose target (not −1) is the class
-     * with the largest logit (bias included; the first of equal ones). Downloads logits to the
-     * host one chunk at a time: meant for evaluation, not training.
+     * The output layer on the top layer's states (n, H) into the logits buffer's n rows from
+     * logitRow, then the loss against the n target rows from targetRow of segment s's targets on the
+     * device: leaves dL/d(output) (n, V or D_out) in place of the outputs, which it returns, and
+     * the row losses beside them.
+     */
+    private Tensor loss(Tensor top, int logitRow, int s, int targetRow, float meanScale) {
+        int n = top.rows();
+        Tensor lg = logits.rows(logitRow, n);              // (n, V or D_out)
+        Tensor rowLosses = losses.rows(logitRow, n);       // (n, 1)
+        be.gemm(false, top, true, rnn.param("Wya"), 1f, 0f, lg);
+        loadTargets(s);
+        if (output.regression()) {
+            be.meanSquaredError(lg, rnn.param("by"), targets.rows(targetRow, n), mask.rows(targetRow, n), meanScale,
+                    lg, rowLosses);
+        } else {
+            be.softmaxCrossEntropy(lg, rnn.param("by"), targets.rows(targetRow, n), meanScale, lg, rowLosses);
+        }
+        return lg;
+    }
+
+    /** The top layer's state after the window's last step, (B, H), while the last segment is in its buffer. */
+    private Tensor lastState() {
+        int last = segments - 1;
+        return states[cfg.layers() - 1][bufferOf(last)].rows(segmentLength(last) * batch, batch);
+    }
+
+    /** Receives the outputs y = h·Wyaᵀ + by of n target rows from row0, (n, V or D_out) row-major in {@code y}. */
+    @FunctionalInterface
+    private interface OutputSink {
+        void accept(int row0, int n, float[] y);
+    }
+
+    /**
+     * Runs the recurrence and hands the output layer's values, bias included, chunk by chunk to
+     * the sink (per sequence: the last step's B rows once). Downloads them to the host: meant for
+     * evaluation and prediction, not training.
+     */
+    private void outputs(OutputSink sink) {
+        float[] bias = be.download(rnn.param("by"));
+        Tensor wya = rnn.param("Wya");
+        reloadWindow();
+        for (int s = 0; s < segments; s++) {
+            runSegment(s);
+            int[] cs = output.perSequence() ? new int[0] : chunkStarts[s];
+            for (int j = 0; j + 1 < cs.length; j++) {
+                int n = (cs[j + 1] - cs[j]) * batch;
+                Tensor lg = logits.rows(0, n);                                   // (n, V or D_out)
+                be.gemm(false, states[cfg.layers() - 1][bufferOf(s)].rows((cs[j] + 1) * batch, n), true, wya, 1f, 0f, lg);
+                sink.accept((segmentStart(s) + cs[j]) * batch, n, withBias(be.download(lg), bias));
+            }
+            if (output.perSequence() && s == segments - 1) {
+                Tensor lg = logits.rows(0, batch);                               // (B, V or D_out)
+                be.gemm(false, lastState(), true, wya, 1f, 0f, lg);
+                sink.accept(0, batch, withBias(be.download(lg), bias));
+            }
+            keepLeavingState(s);
+        }
+        forwarded = false;
+    }
+
+    private static float[] withBias(float[] y, float[] bias) {
+        for (int i = 0; i < y.length; i++) {
+            y[i] += bias[i % bias.length];
+        }
+        return y;
+    }
+
+    /** The class with the largest output in row r of y (n, classes); the first of equal ones. */
+    private static int argmax(float[] y, int r, int classes) {
+        int best = 0;
+        for (int k = 1; k < classes; k++) {
+            if (y[r * classes + k] > y[r * classes + best]) {
+                best = k;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * Runs the recurrence and returns, for every target row (row t·B + b, or b per sequence), the
+     * class with the largest logit (bias included). Meant for evaluation, not training.
+     */
+    public int[] predict() {
+        requireClasses();
+        int classes = cfg.outputSize();
+        int[] predicted = new int[targetRows];
+        outputs((row0, n, y) -> {
+            for (int r = 0; r < n; r++) {
+                predicted[row0 + r] = argmax(y, r, classes);
+            }
+        });
+        return predicted;
+    }
+
+    /**
+     * Runs the recurrence and counts the target rows of the window whose target (not −1) is the
+     * class with the largest logit (bias included; the first of equal ones). Meant for evaluation.
      */
     public long correctPredictions() { return correctPredictions((row, predicted) -> window.target(row) == predicted); }
 
-    /** Whether the argmax class {@code predicted} at window row {@code row} (which has a target) counts as right. */
+    /** Whether the argmax class {@code predicted} at target row {@code row} (which has a target) counts as right. */
     public interface Judge {
         boolean correct(int row, int predicted);
     }
 
     /** As {@link #correctPredictions()}, with {@code judge} deciding which argmax predictions count. */
     public long correctPredictions(Judge judge) {
+        requireClasses();
         int classes = cfg.outputSize();
-        float[] bias = be.download(rnn.param("by"));
-        long correct = 0;
-        reloadWindow();
-        for (int s = 0; s < segments; s++) {
-            runSegment(s);
-            int[] cs = chunkStarts[s];
-            for (int j = 0; j + 1 < cs.length; j++) {
-                int n = (cs[j + 1] - cs[j]) * batch;
-                Tensor lg = logits.rows(0, n);                                   // (n, V)
-                be.gemm(false, states[cfg.layers() - 1][bufferOf(s)].rows((cs[j] + 1) * batch, n), true,
-                        rnn.param("Wya"), 1f, 0f, lg);
-                float[] host = be.download(lg);
-                int row0 = (segmentStart(s) + cs[j]) * batch;
-                for (int r = 0; r < n; r++) {
-                    int best = 0;
-                    for (int k = 1; k < classes; k++) {
-                        if (host[r * classes + k] + bias[k] > host[r * classes + best] + bias[best]) {
-                            best = k;
-                        }
-                    }
-                    correct += window.target(row0 + r) >= 0 && judge.correct(row0 + r, best) ? 1 : 0;
-                }
+        long[] correct = {0};
+        outputs((row0, n, y) -> {
+            for (int r = 0; r < n; r++) {
+                correct[0] += window.target(row0 + r) >= 0 && judge.correct(row0 + r, argmax(y, r, classes)) ? 1 : 0;
             }
-            keepLeavingState(s);
+        });
+        return correct[0];
+    }
+
+    private void requireClasses() {
+        if (output.regression()) {
+            throw new IllegalStateException("a regression output predicts values: use predictValues");
         }
-        forwarded = false;
-        return correct;
+    }
+
+    /**
+     * Runs the recurrence and returns the output layer's values, bias included, for every target
+     * row: (T·B or B, V or D_out) row-major. Meant for evaluation and prediction, not training.
+     */
+    public float[] predictValues() {
+        int width = cfg.outputSize();
+        float[] values = new float[Math.multiplyExact(targetRows, width)];
+        outputs((row0, n, y) -> System.arraycopy(y, 0, values, row0 * width, n * width));
+        return values;
     }
 
     /** Logits (without the bias by) after the last step, from the top layer's final state; (B, V). */
@@ -595,21 +705,34 @@ public final class Workspace implements AutoCloseable {
             if (!resident && bufferedSegment != s) {
                 runSegment(s);
             }
-            int[] cs = chunkStarts[s];
-            for (int j = cs.length - 2; j >= 0; j--) {
-                int c = cs[j];
-                int cl = cs[j + 1] - c;
-                Tensor dlogits = keepAllLogits ? logits.rows(logitRow(s, c), cl * batch) : outputChunk(s, c, cl, meanScale);
-                Tensor aTop = states[top][bufferOf(s)].rows((c + 1) * batch, cl * batch);     // (cl·B, H)
-                be.gemm(true, dlogits, false, aTop, 1f, 1f, rnn.grad("Wya"));
-                be.sumRows(dlogits, 1f, rnn.grad("by"));
-                be.gemm(false, dlogits, false, rnn.param("Wya"), 1f, 0f, dh[top].rows(c * batch, cl * batch));
+            if (output.perSequence()) {
+                int len = segmentLength(s);
+                be.fill(dh[top].rows(0, len * batch), 0f);
+                if (s == segments - 1) {
+                    outputGradients(logits, lastState(), dh[top].rows((len - 1) * batch, batch));
+                }
+            } else {
+                int[] cs = chunkStarts[s];
+                for (int j = cs.length - 2; j >= 0; j--) {
+                    int c = cs[j];
+                    int cl = cs[j + 1] - c;
+                    Tensor dlogits = keepAllLogits ? logits.rows(logitRow(s, c), cl * batch) : outputChunk(s, c, cl, meanScale);
+                    outputGradients(dlogits, states[top][bufferOf(s)].rows((c + 1) * batch, cl * batch),
+                            dh[top].rows(c * batch, cl * batch));
+                }
             }
             for (int l = top; l >= 0; l--) {
                 backwardLayer(l, s);
             }
         }
         forwarded = false;
+    }
+
+    /** dWya += dyᵀ·h, dby += Σ_rows dy and dh = dy·Wya for dy (n, V or D_out) and top states h, dh (n, H). */
+    private void outputGradients(Tensor dy, Tensor h, Tensor dhTop) {
+        be.gemm(true, dy, false, h, 1f, 1f, rnn.grad("Wya"));
+        be.sumRows(dy, 1f, rnn.grad("by"));
+        be.gemm(false, dy, false, rnn.param("Wya"), 1f, 0f, dhTop);
     }
 
     /** The backward sweep of layer l over resident segment s, then its weight gradients chunk by chunk. */
@@ -656,6 +779,9 @@ public final class Workspace implements AutoCloseable {
         window.close();
         be.free(inputs);
         be.free(targets);
+        if (mask != null) {
+            be.free(mask);
+        }
         for (int l = 0; l < cfg.layers(); l++) {
             freeAll(h0[l], hT[l], c0[l], cT[l], dnext[l], dc[l], hh[l], boundaries[l], cBoundaries[l], dh[l],
                     dgatesHh[l]);

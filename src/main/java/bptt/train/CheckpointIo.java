@@ -2,6 +2,7 @@
 package bptt.train;
 
 import bptt.rnn.Cell;
+import bptt.rnn.OutputKind;
 import bptt.rnn.ParameterLayout;
 import bptt.rnn.RnnConfig;
 import bptt.train.SafetensorsFile.Contents;
@@ -31,7 +32,10 @@ import java.util.Set;
  * has one, written as bias_ih with zeros as bias_hh, and reading takes their sum. Metadata
  * {@code config} is the model shape as JSON ({@code model}: rnn_tanh, lstm or gru), {@code vocab}
  * a JSON array of one-character strings in token-id order, {@code format} is "pt"; the
- * checkpoint's own metadata goes beside.
+ * checkpoint's own metadata goes beside. A model whose output is not a class per step records it
+ * as {@code output} in the config: {@code values} (D_out real values per step, mean squared
+ * error), {@code sequence_class} or {@code sequence_values} (from the last step only); the
+ * decoder then maps H to D_out values or classes, as {@code nn.Linear(H, D_out)} does.
  */
 public final class CheckpointIo {
     public static final String CONFIG = "config";
@@ -138,14 +142,17 @@ public final class CheckpointIo {
         }
         if (!there.equals(config)) {
             return "--save " + path + " holds another model (" + there.layers() + " layer(s) × " + there.hidden()
-                    + " hidden, " + there.outputSize() + " classes; this run: " + config.layers() + " × " + config.hidden()
-                    + ", " + config.outputSize() + ")";
+                    + " hidden, " + there.outputSize() + " " + outputs(there) + "; this run: " + config.layers() + " × "
+                    + config.hidden() + ", " + config.outputSize() + " " + outputs(config) + ")";
         }
         if (!Arrays.equals(theirs, vocab)) {
             return "--save " + path + " holds a model of another vocabulary than this run's data";
         }
         return null;
     }
+
+    /** "classes", or "values" for a regression output. */
+    private static String outputs(RnnConfig config) { return config.output().regression() ? "values" : "classes"; }
 
     /** Reads a checkpoint that must have exactly the model shape {@code expected}. */
     public static Checkpoint load(Path path, RnnConfig expected) {
@@ -159,6 +166,7 @@ public final class CheckpointIo {
             differ(diff, "hidden_size", found.hidden(), expected.hidden(), "--hidden");
             differ(diff, "num_layers", found.layers(), expected.layers(), "--layers");
             differ(diff, "output_size", found.outputSize(), expected.outputSize(), "the vocabulary size");
+            differ(diff, "output", found.output().id(), expected.output().id(), "the output kind");
             throw new CheckpointException("checkpoint " + path + " does not fit this model: " + diff
                     + "; use the checkpoint's settings, or train a new model without it");
         }
@@ -287,6 +295,9 @@ public final class CheckpointIo {
         o.addProperty("hidden_size", config.hidden());
         o.addProperty("num_layers", config.layers());
         o.addProperty("output_size", config.outputSize());
+        if (config.output() != OutputKind.CLASSES) {
+            o.addProperty("output", config.output().id());
+        }
         return GSON.toJson(o);
     }
 
@@ -299,8 +310,13 @@ public final class CheckpointIo {
                 throw new CheckpointException(where + " holds a \"" + model + "\" model; this tool trains rnn_tanh,"
                         + " lstm and gru");
             }
+            OutputKind output = o.has("output") ? OutputKind.ofId(o.get("output").getAsString()) : OutputKind.CLASSES;
+            if (output == null) {
+                throw new CheckpointException(where + " has an output \"" + o.get("output").getAsString() + "\" that this"
+                        + " tool does not know; it reads classes, values, sequence_class and sequence_values");
+            }
             return new RnnConfig(intField(o, "input_size"), booleanField(o, "token_input"),
-                    intField(o, "hidden_size"), intField(o, "num_layers"), intField(o, "output_size"), cell);
+                    intField(o, "hidden_size"), intField(o, "num_layers"), intField(o, "output_size"), cell, output);
         } catch (JsonParseException | IllegalStateException | UnsupportedOperationException | ArithmeticException
                  | NumberFormatException e) {
             throw new CheckpointException(where + " has corrupt \"config\" metadata (" + problem(e) + "): " + snippet(json)

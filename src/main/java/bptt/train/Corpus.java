@@ -37,6 +37,11 @@ public final class Corpus {
         this.validation = Arrays.copyOfRange(all, all.length - valCount, all.length);
     }
 
+    /** Text from anywhere ({@code file} null when it is not a file's), named {@code source} in messages and logs. */
+    public static Corpus of(String source, Path file, String text, double valFraction) {
+        return new Corpus(source, file, text, valFraction);
+    }
+
     public static Corpus builtin(double valFraction) {
         return new Corpus(BuiltinCorpus.NAME, null, BuiltinCorpus.text(), valFraction);
     }

@@ -8,13 +8,24 @@ import bptt.rnn.Workspace;
 public final class Evaluation {
     private Evaluation() { }
 
-    /** Mean loss in nats, the number of targets it averages, and the argmax accuracy (NaN if not measured). */
-    public record Result(double loss, long tokens, double accuracy) {
+    /**
+     * Mean loss (nats, or the mean squared error of a regression output), the number of targets it
+     * averages, the argmax accuracy (NaN if not measured) and, for a regression output, the mean
+     * absolute error (NaN otherwise).
+     */
+    public record Result(double loss, long tokens, double accuracy, double mae) {
+        public Result(double loss, long tokens, double accuracy) {
+            this(loss, tokens, accuracy, Double.NaN);
+        }
+
         public Result(double loss, long tokens) {
             this(loss, tokens, Double.NaN);
         }
 
         public double bpc() { return loss / Math.log(2); }
+
+        /** True for a regression output's score: loss is the MSE, and {@link #mae} is measured. */
+        public boolean regression() { return !Double.isNaN(mae); }
     }
 
     /**

@@ -26,7 +26,8 @@ import java.util.function.IntFunction;
  *   <li>parameters P = {@link ParameterLayout#count}; the Rnn holds parameters and gradients, (1, P) each;</li>
  *   <li>optimizer state: Adam m and v, Adagrad its cache, (1, P) each; SGD none;</li>
  *   <li>the workspace, under the plan {@link Workspace#plan} makes (k steps per segment, S per
- *       output chunk): one segment's inputs (k·B, 1 or D) and targets (k·B, 1) on the device, the
+ *       output chunk): one segment's inputs (k·B, 1 or D) and targets (k·B, 1) on the device — a
+ *       regression output's targets (k·B, D_out) and a (k·B, 1) mask, per sequence (B, ·) — the
  *       whole window's on the host (T·B ids in the smallest integer type that holds them, or T·B·D
  *       floats; a device scratch of k·B ids of that width where the backend widens on the device);
  *       per layer h0, hT and dnext (B, H), the kept states — one ((len + 1)·B, H) block per
@@ -34,7 +35,7 @@ import java.util.function.IntFunction;
  *       when checkpointed — and dh (k·B, H); LSTM the same again for c; LSTM and GRU their gates,
  *       (steps kept·B, G·H); GRU hn (steps kept·B, H), its (B, 3H) recurrent product and (k·B, 3H)
  *       recurrent gate gradients; logits (L·B, V), losses (L·B, 1) and the loss sum (1, 1), with
- *       L = T when full storage keeps every step's logits, else S;</li>
+ *       L = T when full storage keeps every step's logits, else S (L·B = B for a per-sequence output);</li>
  *   <li>Java heap (estimates for a 64-bit JVM with compressed references): the per-step views
  *       the workspace makes once (a Cell.Step and 4 to 6 tensor views for every step it keeps),
  *       and what {@link #withHeap} adds (a checkpoint's host copies, the corpus).</li>
@@ -146,15 +147,30 @@ public record MemoryEstimate(long parameters, Schedule.Plan plan, List<Item> ite
             items.add(new Item("window", "input rows of the window", host, 1, rows, config.inputSize(), 4,
                     "FLOAT32, " + where));
         }
-        items.add(new Item("window", "targets of the window", host, 1, rows, 1, classes.bytes, classes + ", " + where));
+        long targetRows = config.targetRows(batch, seqLen);
+        long deviceTargetRows = config.output().perSequence() ? batch : segmentRows;
+        boolean values = config.output().regression();
+        if (values) {
+            items.add(new Item("window", "target values of the window", host, 1, targetRows, config.targetWidth(), 4,
+                    "FLOAT32, " + where));
+            items.add(new Item("window", "target mask of the window", host, 1, targetRows, 1, 4, "FLOAT32, " + where));
+        } else {
+            items.add(new Item("window", "targets of the window", host, 1, targetRows, 1, classes.bytes,
+                    classes + ", " + where));
+        }
         if (layout.deviceScratch()) {
             if (config.tokenInput()) {
                 items.add(device("window", "token id upload scratch", 1, 1, (segmentRows * ids.bytes + 3) / 4));
             }
-            items.add(device("window", "target upload scratch", 1, 1, (segmentRows * classes.bytes + 3) / 4));
+            if (!values) {
+                items.add(device("window", "target upload scratch", 1, 1, (deviceTargetRows * classes.bytes + 3) / 4));
+            }
         }
         items.add(device("window", "segment inputs", 1, segmentRows, config.tokenInput() ? 1 : config.inputSize()));
-        items.add(device("window", "segment targets", 1, segmentRows, 1));
+        items.add(device("window", "segment targets", 1, deviceTargetRows, config.targetWidth()));
+        if (values) {
+            items.add(device("window", "segment target mask", 1, deviceTargetRows, 1));
+        }
     }
 
     private static void workspace(List<Item> items, RnnConfig config, int batch, int seqLen, Schedule.Plan plan) {
@@ -197,7 +213,7 @@ public record MemoryEstimate(long parameters, Schedule.Plan plan, List<Item> ite
         if (gru) {
             addSegments(items, "GRU hn of a segment", layers * full, k * batch, h, plan.resident(), layers, last * batch);
         }
-        long logitRows = (long) plan.logitSteps() * batch;
+        long logitRows = config.output().perSequence() ? batch : (long) plan.logitSteps() * batch;
         items.add(device("workspace", "logits, then dL/dlogits", 1, logitRows, config.outputSize()));
         items.add(device("workspace", "losses", 1, logitRows, 1));
         items.add(device("workspace", "loss sum", 1, 1, 1));

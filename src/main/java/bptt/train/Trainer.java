@@ -28,6 +28,7 @@ public final class Trainer implements AutoCloseable {
     private final TrainSettings settings;
     private final RnnConfig config;
     private final Rnn rnn;
+    private final boolean ownsRnn;
     private final Workspace ws;
     private final Optimizer optimizer;
     private final TrainingStep stepper;
@@ -54,22 +55,64 @@ public final class Trainer implements AutoCloseable {
         this(backend, new TextDataset(corpus, settings.batch(), settings.seqLen()), settings, schedule);
     }
 
-    /** A trainer whose BPTT keeps activations as the schedule says (--checkpoint-every). */
+    /**
+     * A trainer of a new model (initialised from the settings' seed, closed with the trainer)
+     * whose BPTT keeps activations as the schedule says (--checkpoint-every).
+     */
     public Trainer(Backend backend, Dataset data, TrainSettings settings, Schedule schedule) {
-        if (data.batch() != settings.batch() || data.seqLen() != settings.seqLen()) {
-            throw new IllegalArgumentException("dataset windows (" + data.batch() + "," + data.seqLen()
-                    + ") differ from --batch " + settings.batch() + " --seq-len " + settings.seqLen());
+        this(new Rnn(backend, data.model(settings.hidden(), settings.layers()).withCell(settings.cell())), true, data,
+                settings, schedule);
+        rnn.initialize(settings.seed());
+    }
+
+    /**
+     * A trainer of an existing model, which it leaves open: the data must be for this model
+     * ({@link Dataset#model}), and the settings' hidden size, layers and cell its own.
+     */
+    public Trainer(Rnn rnn, Dataset data, TrainSettings settings, Schedule schedule) {
+        this(rnn, false, data, settings, schedule);
+    }
+
+    private Trainer(Rnn rnn, boolean ownsRnn, Dataset data, TrainSettings settings, Schedule schedule) {
+        RnnConfig model = rnn.config();
+        try {
+            if (data.batch() != settings.batch() || data.seqLen() != settings.seqLen()) {
+                throw new IllegalArgumentException("dataset windows (" + data.batch() + "," + data.seqLen()
+                        + ") differ from --batch " + settings.batch() + " --seq-len " + settings.seqLen());
+            }
+            RnnConfig needed = data.model(model.hidden(), model.layers()).withCell(model.cell());
+            if (!needed.equals(model) || settings.hidden() != model.hidden() || settings.layers() != model.layers()
+                    || settings.cell() != model.cell()) {
+                throw new IllegalArgumentException("the data (" + data.description() + ") needs a model of "
+                        + shape(needed) + ", but this model is one of " + shape(model));
+            }
+            this.backend = rnn.backend();
+            this.data = data;
+            this.settings = settings;
+            this.config = model;
+            this.rnn = rnn;
+            this.ownsRnn = ownsRnn;
+            this.ws = rnn.workspace(settings.batch(), settings.seqLen(), schedule);
+        } catch (RuntimeException | Error e) {
+            if (ownsRnn) {
+                rnn.close();
+            }
+            throw e;
         }
-        this.backend = backend;
-        this.data = data;
-        this.settings = settings;
-        this.config = data.model(settings.hidden(), settings.layers()).withCell(settings.cell());
-        this.rnn = new Rnn(backend, config);
-        this.ws = rnn.workspace(settings.batch(), settings.seqLen(), schedule);
         this.optimizer = new Optimizer(backend, settings.optimizer(), settings.lr(), (int) rnn.layout().total());
         this.stepper = new TrainingStep(backend, rnn, ws, optimizer, settings.clip());
-        rnn.initialize(settings.seed());
         ws.resetState();
+    }
+
+    /** "dense input of 3, 2 values per step (lstm, 1 × 64)". */
+    static String shape(RnnConfig c) {
+        return (c.tokenInput() ? "tokens of " + c.inputSize() : "dense input of " + c.inputSize()) + ", "
+                + c.outputSize() + switch (c.output()) {
+                    case CLASSES -> " classes per step";
+                    case SEQUENCE_CLASS -> " classes per sequence";
+                    case VALUES -> " values per step";
+                    case SEQUENCE_VALUES -> " values per sequence";
+                } + " (" + c.cell().option() + ", " + c.layers() + " × " + c.hidden() + ")";
     }
 
     public Rnn rnn() { return rnn; }
@@ -200,7 +243,8 @@ public final class Trainer implements AutoCloseable {
 
     /**
      * Runs until {@code settings.steps()} or until stop is requested; calls {@code checkpoint}
-     * every --save-every steps and at the end.
+     * every --save-every steps and at the end. A progress bar is drawn only when {@code out} is
+     * System.out on a terminal; otherwise a plain line per interval goes to {@code out}.
      */
     public Summary run(PrintStream out, MetricsLog log, BooleanSupplier stopRequested, Runnable checkpoint) {
         int first = step;
@@ -211,7 +255,7 @@ public final class Trainer implements AutoCloseable {
         boolean interrupted = false;
         Evaluation.Result val = null;
         boolean warnedHugeLoss = false;
-        try (Progress progress = new Progress(out, step, settings.steps(), Progress.isTerminal())) {
+        try (Progress progress = new Progress(out, step, settings.steps(), out == System.out && Progress.isTerminal())) {
             while (step < settings.steps()) {
                 if (stopRequested.getAsBoolean()) {
                     interrupted = true;
@@ -221,7 +265,7 @@ public final class Trainer implements AutoCloseable {
                 if (Double.isNaN(firstLoss)) {
                     firstLoss = loss;
                 }
-                if (!warnedHugeLoss && loss > HUGE_LOSS_FACTOR * Math.log(config.outputSize())) {
+                if (!warnedHugeLoss && !config.output().regression() && loss > HUGE_LOSS_FACTOR * Math.log(config.outputSize())) {
                     warnedHugeLoss = true;
                     progress.println(String.format(Locale.ROOT, "warning: loss %.4g at step %d is far above the uniform"
                             + " baseline ln %d = %.4f: training is diverging; try a lower --lr (or --clip 5)",
@@ -234,21 +278,17 @@ public final class Trainer implements AutoCloseable {
                 record.put("step", step);
                 record.put("epoch", epoch);
                 record.put("loss", loss);
-                record.put("bpc", loss / Math.log(2));
+                if (!config.output().regression()) {
+                    record.put("bpc", loss / Math.log(2));
+                }
                 record.put("grad_norm", lastGradNorm);
                 record.put("tokens_per_s", tokensPerSecond);
                 record.put("elapsed_s", seconds);
                 if (settings.evalEvery() > 0 && step % settings.evalEvery() == 0 && step < settings.steps()) {
                     val = validate();
                     if (val != null) {
-                        record.put("val_loss", val.loss());
-                        record.put("val_bpc", val.bpc());
-                        if (!Double.isNaN(val.accuracy())) {
-                            record.put("val_accuracy", val.accuracy());
-                        }
-                        progress.println(String.format(Locale.ROOT, "step %d: validation loss %.4f (%.3f bpc)%s",
-                                step, val.loss(), val.bpc(), Double.isNaN(val.accuracy()) ? ""
-                                        : String.format(Locale.ROOT, ", accuracy %.3f", val.accuracy())));
+                        putValidation(record, val);
+                        progress.println("step " + step + ": " + validationLine(val));
                     }
                 }
                 log.write(record);
@@ -267,11 +307,7 @@ public final class Trainer implements AutoCloseable {
             if (val != null) {
                 Map<String, Object> record = new LinkedHashMap<>();
                 record.put("step", step);
-                record.put("val_loss", val.loss());
-                record.put("val_bpc", val.bpc());
-                if (!Double.isNaN(val.accuracy())) {
-                    record.put("val_accuracy", val.accuracy());
-                }
+                putValidation(record, val);
                 log.write(record);
             }
         }
@@ -280,11 +316,33 @@ public final class Trainer implements AutoCloseable {
                 val, interrupted);
     }
 
+    /** The validation metrics of a log record: val_loss, and val_bpc or val_mae, and val_accuracy when measured. */
+    private static void putValidation(Map<String, Object> record, Evaluation.Result val) {
+        record.put("val_loss", val.loss());
+        if (val.regression()) {
+            record.put("val_mae", val.mae());
+        } else {
+            record.put("val_bpc", val.bpc());
+        }
+        if (!Double.isNaN(val.accuracy())) {
+            record.put("val_accuracy", val.accuracy());
+        }
+    }
+
+    /** "validation loss 1.2345 (1.781 bpc), accuracy 0.512", or "validation MSE 0.0123, MAE 0.0871". */
+    public static String validationLine(Evaluation.Result val) {
+        return val.regression() ? String.format(Locale.ROOT, "validation MSE %.6g, MAE %.6g", val.loss(), val.mae())
+                : String.format(Locale.ROOT, "validation loss %.4f (%.3f bpc)%s", val.loss(), val.bpc(),
+                Double.isNaN(val.accuracy()) ? "" : String.format(Locale.ROOT, ", accuracy %.3f", val.accuracy()));
+    }
+
     @Override
     public void close() {
         stepper.close();
         optimizer.close();
         ws.close();
-        rnn.close();
+        if (ownsRnn) {
+            rnn.close();
+        }
     }
 }

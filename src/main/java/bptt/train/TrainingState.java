@@ -216,7 +216,15 @@ public final class TrainingState {
     }
 
     private static void requireSameModel(Trainer trainer, Checkpoint checkpoint) {
-        RnnConfig here = trainer.rnn().config();
+        Vocabulary vocabulary = trainer.data().vocabulary();
+        requireSameModel(trainer.rnn().config(), vocabulary == null ? null : vocabulary.codePoints(), checkpoint);
+    }
+
+    /**
+     * Fails, naming what differs and what to pass, unless {@code checkpoint} holds a model of
+     * {@code here}'s shape and, when {@code vocabulary} is not null, that vocabulary.
+     */
+    public static void requireSameModel(RnnConfig here, int[] vocabulary, Checkpoint checkpoint) {
         RnnConfig there = checkpoint.config();
         if (!here.equals(there)) {
             throw new CheckpointException(checkpoint.where() + " holds a " + there.cell().option() + " model of "
@@ -225,8 +233,8 @@ public final class TrainingState {
                     + here.hidden() + " with " + here.outputSize()
                     + "; pass the checkpoint's --cell/--hidden/--layers and the data it was trained on");
         }
-        if (trainer.data().vocabulary() != null) {
-            checkpoint.requireVocab(trainer.data().vocabulary().codePoints());
+        if (vocabulary != null) {
+            checkpoint.requireVocab(vocabulary);
         }
     }
 

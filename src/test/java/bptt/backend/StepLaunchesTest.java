@@ -60,6 +60,10 @@ class StepLaunchesTest {
         @Override protected void softmaxCrossEntropyHook(Tensor l, Tensor b, Tensor t, float s, Tensor d, Tensor o) {
             record("softmax_cross_entropy");
         }
+        @Override protected void meanSquaredErrorHook(Tensor p, Tensor b, Tensor y, Tensor m, float s, Tensor d,
+                                                      Tensor o) {
+            record("mean_squared_error");
+        }
         @Override protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) { record("gather_columns"); }
         @Override protected void scatterAddColumnsHook(Tensor ids, Tensor g, Tensor tg) { record("scatter_add_columns"); }
         @Override protected double sumOfSquaresHook(Tensor x) { record("sum_of_squares"); return 0; }

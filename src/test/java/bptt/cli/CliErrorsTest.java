@@ -42,14 +42,7 @@ class CliErrorsTest {
 
     /** Runs the CLI and asserts exit code 2 and a single error line containing every fragment. */
     private void assertUserError(String[] args, String... fragments) {
-        int code = Main.execute(args);
-        String text = err.toString(StandardCharsets.UTF_8).trim();
-        assertEquals(2, code, "exit code for " + String.join(" ", args) + "; stderr: " + text);
-        assertEquals(1, text.lines().count(), "one line on stderr, got:\n" + text);
-        assertTrue(text.startsWith("error: "), text);
-        for (String f : fragments) {
-            assertTrue(text.contains(f), "'" + f + "' missing in: " + text);
-        }
+        ErrorLine.assertUserError(Main.execute(args), err.toString(StandardCharsets.UTF_8), args, fragments);
     }
 
     @Test

@@ -1,4 +1,4 @@
-// ScriptsTest: scripts/bptt off a terminal prints no escape codes, and torch_check.py scores a checkpoint as eval does.
+// ScriptsTest: scripts/bptt off a terminal prints no escape codes and caps only the heap, and torch_check.py scores a checkpoint as eval does.
 package bptt.faults;
 
 import org.junit.jupiter.api.Assumptions;
@@ -26,6 +26,41 @@ class ScriptsTest {
      */
     @Test
     void theLauncherStripsMavensEscapeCodesWhenStderrIsNotATerminal() throws Exception {
+        Path root = launcherTree("#!/bin/sh\necho \"java $*\"\n");
+        Cli launched = launch(root, "", "devices");
+        assertEquals(0, launched.exit(), launched.err());
+        assertTrue(launched.err().contains("building"), launched.err());
+        assertTrue(launched.out().contains("-jar " + root.resolve("target/bptt-cli.jar") + " devices"));
+        assertFalse(launched.err().contains("\u001b"), "escape codes on stderr: " + launched.err().replace("\u001b", "^["));
+    }
+
+    /**
+     * README (Long sequences): BPTT_JAVA_OPTS=-Xmx… caps the Java heap only. The JVM flags the
+     * launcher passes (recorded by a stand-in java) run a real bench in a child JVM with a 32 MiB
+     * heap whose cpu tensors take over 64 MiB of native memory; the same heap cap without the
+     * launcher's flags is refused, since JavaCPP and direct buffers then default to -Xmx.
+     */
+    @Test
+    void aCappedHeapLeavesNativeMemoryToTheMachine() throws Exception {
+        Assumptions.assumeTrue(bptt.backend.Backends.provider("cpu").probe().available(), "cpu backend unavailable");
+        Path root = launcherTree("#!/bin/sh\nprintf '%s\\n' \"$@\"\n");
+        Cli launched = launch(root, "-Xmx32m", "devices");
+        assertEquals(0, launched.exit(), launched.err());
+        List<String> flags = launched.out().lines().takeWhile(a -> !a.equals("-jar")).toList();
+        assertEquals("-Xmx32m", flags.get(flags.size() - 1), "BPTT_JAVA_OPTS comes last: " + flags);
+        List<String> bench = List.of("bench", "--backend", "cpu", "--batch", "16", "--seq-len", "10000", "--hidden", "64",
+                "--checkpoint-every", "0", "--warmup", "0", "--repeats", "1", "--json");
+        Cli fits = Cli.child(dir, jvm(flags, bench));
+        assertEquals(0, fits.exit(), fits.toString());
+        Matcher peak = Pattern.compile("\"peak_bytes\":(\\d+)").matcher(fits.out());
+        assertTrue(peak.find() && Long.parseLong(peak.group(1)) > 64L << 20, fits.out());
+        Cli capped = Cli.child(dir, jvm(List.of("--add-modules", "jdk.incubator.vector", "-Xmx32m"), bench));
+        assertEquals(2, capped.exit(), capped.toString());
+        assertTrue(capped.err().contains("error: the run needs") && capped.err().contains("MiB free"), capped.toString());
+    }
+
+    /** A repository with scripts/bptt, sources newer than its jar, and stand-ins for mvn and java (this script) on a bin path. */
+    private Path launcherTree(String javaScript) throws Exception {
         Path root = Files.createDirectories(dir.resolve("repo"));
         Files.createDirectories(root.resolve("scripts"));
         Files.copy(Path.of("scripts/bptt"), root.resolve("scripts/bptt"));
@@ -34,20 +69,36 @@ class ScriptsTest {
         Files.writeString(root.resolve("pom.xml"), "<project/>");
         Path bin = Files.createDirectories(dir.resolve("bin"));
         Path mvn = Files.writeString(bin.resolve("mvn"), "#!/bin/sh\nprintf '\\033[0m\\033[0m'\nprintf '\\033[0m' >&2\n"
-                + "mkdir -p target && : > target/bptt.jar\n");
-        Path java = Files.writeString(bin.resolve("java"), "#!/bin/sh\necho \"java $*\"\n");
+                + "mkdir -p target && : > target/bptt-cli.jar\n");
+        Path java = Files.writeString(bin.resolve("java"), javaScript);
         for (Path tool : new Path[]{mvn, java}) {
             Files.setPosixFilePermissions(tool, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
-        ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("scripts/bptt").toString(), "devices");
-        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        return root;
+    }
+
+    /** Runs the tree's scripts/bptt with the stand-ins first on PATH and BPTT_JAVA_OPTS set. */
+    private Cli launch(Path root, String javaOpts, String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of("bash", root.resolve("scripts/bptt").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().put("PATH", dir.resolve("bin") + ":" + System.getenv("PATH"));
+        pb.environment().put("BPTT_JAVA_OPTS", javaOpts);
         Path err = dir.resolve("err.txt");
-        Process p = pb.redirectError(err.toFile()).redirectOutput(dir.resolve("out.txt").toFile()).start();
-        assertEquals(0, p.waitFor(), Files.readString(err));
-        String stderr = Files.readString(err);
-        assertTrue(stderr.contains("building"), stderr);
-        assertTrue(Files.readString(dir.resolve("out.txt")).contains("-jar " + root.resolve("target/bptt.jar") + " devices"));
-        assertFalse(stderr.contains("\u001b"), "escape codes on stderr: " + stderr.replace("\u001b", "^["));
+        Path out = dir.resolve("out.txt");
+        Process p = pb.redirectError(err.toFile()).redirectOutput(out.toFile()).start();
+        int exit = p.waitFor();
+        return new Cli(exit, Files.readString(out), Files.readString(err));
+    }
+
+    /** This JVM's java with {@code flags}, running bptt from the test class path. */
+    private static List<String> jvm(List<String> flags, List<String> args) {
+        List<String> command = new java.util.ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.addAll(flags);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), bptt.cli.Main.class.getName()));
+        command.addAll(args);
+        return command;
     }
 
     /** README: torch_check.py loads a checkpoint into torch.nn.RNN + Linear and prints the loss eval prints. */

@@ -42,6 +42,27 @@ class GradientCheckTest {
         }
     }
 
+    /** The regression loss (MSE) and the per-sequence outputs back-propagate exactly too, for every cell. */
+    @ParameterizedTest(name = "{0} {1} tokens={2} D={3} H={4} L={5} B={6} T={7}")
+    @CsvSource({
+            "tanh, VALUES, false, 4, 5, 2, 3, 6",
+            "lstm, VALUES, false, 3, 4, 1, 2, 5",
+            "gru, VALUES, true, 5, 3, 1, 3, 4",
+            "tanh, SEQUENCE_CLASS, true, 6, 4, 2, 3, 5",
+            "lstm, SEQUENCE_CLASS, false, 3, 4, 1, 2, 6",
+            "gru, SEQUENCE_CLASS, false, 4, 3, 2, 3, 4",
+            "tanh, SEQUENCE_VALUES, false, 3, 4, 1, 3, 5",
+            "lstm, SEQUENCE_VALUES, true, 5, 3, 2, 2, 4",
+            "gru, SEQUENCE_VALUES, false, 4, 4, 1, 2, 6",
+    })
+    void everyOutputKindsGradientsMatchFiniteDifferences(String cellName, OutputKind output, boolean tokens, int inputSize,
+                                                         int hidden, int layers, int batch, int seqLen) {
+        RnnConfig config = new RnnConfig(inputSize, tokens, hidden, layers, 3, Cell.parse(cellName), output);
+        for (GradientCheck.Row row : new GradientCheck(config, batch, seqLen, 17).run()) {
+            assertTrue(row.passed(), output + " " + row.name() + " max rel error " + row.maxRelError());
+        }
+    }
+
     /** Each gate's rows name the gate and its own formula. */
     @Test
     void gateRowsNameTheirGate() {

@@ -58,7 +58,7 @@ class LossCurveTest {
         Element trainLine = byClass(doc, "polyline", "train");
         assertTrue(trainLine != null, "training polyline present");
         String[] pts = trainLine.getAttribute("points").trim().split(" ");
-        assertEquals(LossCurve.MAX_POINTS, pts.length, "long curves are averaged down");
+        assertEquals(LineChart.MAX_POINTS, pts.length, "long curves are averaged down");
         for (String p : pts) {
             String[] xy = p.split(",");
             double x = Double.parseDouble(xy[0]);
@@ -91,8 +91,8 @@ class LossCurveTest {
 
     @Test
     void ticksAreRoundNumbersInsideTheRange() {
-        assertEquals(List.of(0.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0), LossCurve.ticks(0, 5000));
-        assertEquals(List.of(0.0, 2000.0, 4000.0, 6000.0), LossCurve.ticks(0, 7000));
-        assertEquals(List.of(1.5, 2.0, 2.5, 3.0, 3.5, 4.0), LossCurve.ticks(1.3, 4.1));
+        assertEquals(List.of(0.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0), LineChart.ticks(0, 5000));
+        assertEquals(List.of(0.0, 2000.0, 4000.0, 6000.0), LineChart.ticks(0, 7000));
+        assertEquals(List.of(1.5, 2.0, 2.5, 3.0, 3.5, 4.0), LineChart.ticks(1.3, 4.1));
     }
 }

@@ -27,25 +27,36 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class MemoryEstimateTest {
 
-    /** Every shape kind: token and dense input, 1–3 layers, full storage, checkpointed, and full storage split across tensors. */
-    @ParameterizedTest(name = "{9} V={0} dense={1} H={2} L={3} B={4} T={5} k={6} {7} max tensor {8}")
+    /**
+     * Every shape kind: token and dense input, 1–3 layers, full storage, checkpointed, and full
+     * storage split across tensors; every output (classes or values, per step or per sequence).
+     */
+    @ParameterizedTest(name = "{9} {10} V={0} dense={1} H={2} L={3} B={4} T={5} k={6} {7} max tensor {8}")
     @CsvSource({
-            "65, false, 32, 1, 8, 64, 0, ADAM, 2147483639, tanh",
-            "7, false, 5, 3, 3, 17, 4, ADAGRAD, 2147483639, tanh",
-            "3, false, 6, 2, 4, 33, 0, SGD, 600, tanh",
-            "9, true, 6, 2, 4, 33, 5, ADAM, 2147483639, tanh",
-            "200, false, 16, 2, 1, 1000, 0, SGD, 2147483639, tanh",
-            "1000, false, 8, 1, 64, 128, 0, ADAM, 2147483639, tanh",
-            "65, false, 32, 2, 8, 64, 0, ADAM, 2147483639, lstm",
-            "7, true, 5, 2, 3, 17, 4, SGD, 2147483639, lstm",
-            "3, false, 6, 2, 4, 33, 0, SGD, 1500, lstm",
-            "65, false, 16, 2, 8, 64, -1, ADAGRAD, 2147483639, gru",
-            "9, true, 6, 1, 4, 33, 0, ADAM, 2147483639, gru",
-            "3, false, 6, 2, 4, 33, 0, SGD, 1200, gru"})
+            "65, false, 32, 1, 8, 64, 0, ADAM, 2147483639, tanh, CLASSES",
+            "7, false, 5, 3, 3, 17, 4, ADAGRAD, 2147483639, tanh, CLASSES",
+            "3, false, 6, 2, 4, 33, 0, SGD, 600, tanh, CLASSES",
+            "9, true, 6, 2, 4, 33, 5, ADAM, 2147483639, tanh, CLASSES",
+            "200, false, 16, 2, 1, 1000, 0, SGD, 2147483639, tanh, CLASSES",
+            "1000, false, 8, 1, 64, 128, 0, ADAM, 2147483639, tanh, CLASSES",
+            "65, false, 32, 2, 8, 64, 0, ADAM, 2147483639, lstm, CLASSES",
+            "7, true, 5, 2, 3, 17, 4, SGD, 2147483639, lstm, CLASSES",
+            "3, false, 6, 2, 4, 33, 0, SGD, 1500, lstm, CLASSES",
+            "65, false, 16, 2, 8, 64, -1, ADAGRAD, 2147483639, gru, CLASSES",
+            "9, true, 6, 1, 4, 33, 0, ADAM, 2147483639, gru, CLASSES",
+            "3, false, 6, 2, 4, 33, 0, SGD, 1200, gru, CLASSES",
+            "3, true, 6, 2, 4, 33, 0, ADAM, 2147483639, tanh, VALUES",
+            "5, false, 6, 1, 4, 33, 4, SGD, 2147483639, lstm, VALUES",
+            "3, false, 6, 2, 4, 33, 0, SGD, 1200, gru, VALUES",
+            "3, true, 6, 2, 4, 33, 0, ADAM, 2147483639, tanh, SEQUENCE_CLASS",
+            "9, true, 6, 1, 4, 33, -1, SGD, 2147483639, gru, SEQUENCE_CLASS",
+            "4, true, 5, 2, 3, 17, 0, ADAGRAD, 2147483639, lstm, SEQUENCE_VALUES",
+            "4, false, 5, 1, 3, 17, 4, SGD, 2147483639, tanh, SEQUENCE_VALUES"})
     void theEstimateIsExactlyWhatIsAllocated(int v, boolean dense, int h, int layers, int batch, int seqLen, int k,
-                                             Optimizer.Kind kind, long maxTensor, String cell) {
+                                             Optimizer.Kind kind, long maxTensor, String cell, String output) {
         RnnConfig config = (dense ? new RnnConfig(v, false, h, layers, v) : RnnConfig.charModel(v, h, layers))
-                .withCell(bptt.rnn.Cell.parse(cell));
+                .withCell(bptt.rnn.Cell.parse(cell))
+                .withOutput(bptt.rnn.OutputKind.valueOf(output));
         Schedule schedule = new Schedule(k, 0);
         MemoryEstimate e = MemoryEstimate.of(config, batch, seqLen, schedule, kind, maxTensor);
         try (Backend be = CpuRefBackend.float32(maxTensor);

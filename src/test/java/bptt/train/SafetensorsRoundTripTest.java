@@ -163,6 +163,20 @@ class SafetensorsRoundTripTest {
         assertTrue(loaded.extras().isEmpty());
     }
 
+    /** Regression and per-sequence models keep their output kind; a class per step writes no "output" key. */
+    @Test
+    void everyOutputKindRoundTrips() {
+        for (bptt.rnn.OutputKind output : bptt.rnn.OutputKind.values()) {
+            RnnConfig config = new RnnConfig(3, false, 4, 2, 2, bptt.rnn.Cell.LSTM, output);
+            Path file = dir.resolve(output.id() + ".safetensors");
+            CheckpointIo.save(file, new Checkpoint(config, null, random((int) new ParameterLayout(config).total(), 3),
+                    Map.of(), Map.of()));
+            assertEquals(config, CheckpointIo.load(file).config());
+            String json = SafetensorsFile.read(file).metadata().get(CheckpointIo.CONFIG);
+            assertEquals(output != bptt.rnn.OutputKind.CLASSES, json.contains("\"output\":\"" + output.id() + "\""), json);
+        }
+    }
+
     @Test
     void readingAddsBiasIhAndBiasHhAndInfersAConfigWhenThereIsNone() {
         // As PyTorch would save nn.RNN(4, 3, 1) + nn.Linear(3, 4): both biases non-zero, no config.

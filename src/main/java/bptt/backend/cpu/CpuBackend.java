@@ -281,7 +281,7 @@ public final class CpuBackend extends AbstractBackend {
 
     /** The op codes of {@link Kernel}. */
     private static final int FILL = 0, AXPY = 1, SCALE = 2, BIAS_TANH = 3, TANH_BACKWARD = 4, SUM_ROWS = 5,
-            SOFTMAX_CE = 6, GATHER = 7, SCATTER_ADD = 8, SQUARES = 9, SGD = 10, ADAM = 11, ADAGRAD = 12;
+            SOFTMAX_CE = 6, GATHER = 7, SCATTER_ADD = 8, SQUARES = 9, SGD = 10, ADAM = 11, ADAGRAD = 12, MSE = 13;
 
     /**
      * One reusable task for every op: the op's operands are set in fields, then the team runs
@@ -289,8 +289,8 @@ public final class CpuBackend extends AbstractBackend {
      */
     private final class Kernel implements ThreadTeam.Task {
         int op;
-        FloatBuffer x, y, z, w;  // operands, meaning per op
-        int xo, yo, zo, wo;      // their element offsets
+        FloatBuffer x, y, z, w, u;  // operands, meaning per op
+        int xo, yo, zo, wo, uo;     // their element offsets
         int rows, cols;          // the matrix shape, where the op has one
         float f0, f1, f2, f3;    // scalar arguments
         double d0, d1;           // scalar arguments computed in double
@@ -309,6 +309,7 @@ public final class CpuBackend extends AbstractBackend {
                 case BIAS_TANH -> biasTanhRows(s, from, to);
                 case SUM_ROWS -> sumRowsColumns(s, from, to);
                 case SOFTMAX_CE -> softmaxRows(s, from, to);
+                case MSE -> squaredErrorRows(s, from, to);
                 case GATHER -> gatherRows(from, to);
                 case SCATTER_ADD -> scatterColumns(s, from, to);
                 case SQUARES -> squareBlocks(s, from, to);
@@ -454,6 +455,34 @@ public final class CpuBackend extends AbstractBackend {
             }
         }
 
+        /**
+         * Rows [from, to) of the mean squared error: x predictions (rows, cols), y bias (1, cols),
+         * u targets (rows, cols), ids[r] 1 where row r is scored, z dpredictions (may be x),
+         * w losses (rows, 1), f0 gradScale. Each row sums its columns in order, in double.
+         */
+        private void squaredErrorRows(Scratch s, int from, int to) {
+            float[] row = s.row(cols);
+            float[] target = s.row2(cols);
+            for (int r = from; r < to; r++) {
+                if (ids[r] == 0) {
+                    java.util.Arrays.fill(row, 0, cols, 0f);
+                    z.put(zo + r * cols, row, 0, cols);
+                    w.put(wo + r, 0f);
+                    continue;
+                }
+                x.get(xo + r * cols, row, 0, cols);
+                u.get(uo + r * cols, target, 0, cols);
+                double sum = 0;
+                for (int j = 0; j < cols; j++) {
+                    double e = (double) row[j] + y.get(yo + j) - target[j];
+                    sum += e * e;
+                    row[j] = (float) (2 * e / cols * f0);
+                }
+                w.put(wo + r, (float) (sum / cols));
+                z.put(zo + r * cols, row, 0, cols);
+            }
+        }
+
         /** out z (rows, cols)[r] = column ids[r] of the table, taken from its transpose in {@code table}. */
         private void gatherRows(int from, int to) {
             for (int r = from; r < to; r++) {
@@ -593,6 +622,29 @@ public final class CpuBackend extends AbstractBackend {
         kernel.f0 = gradScale;
         kernel.start(SOFTMAX_CE, n, rowsPer(tuning.mathGrain(), v));
         written(dlogits);
+        written(losses);
+    }
+
+    @Override
+    protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                        Tensor dpredictions, Tensor losses) {
+        int n = predictions.rows();
+        int[] scored = ids(n);
+        FloatBuffer mb = buf(mask);
+        for (int r = 0; r < n; r++) {
+            scored[r] = mb.get(off(mask) + r) > 0 ? 1 : 0;
+        }
+        setXY(predictions, bias);
+        kernel.u = buf(targets);
+        kernel.uo = off(targets);
+        kernel.z = buf(dpredictions);
+        kernel.zo = off(dpredictions);
+        kernel.w = buf(losses);
+        kernel.wo = off(losses);
+        kernel.cols = predictions.cols();
+        kernel.f0 = gradScale;
+        kernel.start(MSE, n, rowsPer(tuning.cheapGrain(), predictions.cols()));
+        written(dpredictions);
         written(losses);
     }
 

@@ -680,6 +680,13 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
     }
 
     @Override
+    protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                        Tensor dpredictions, Tensor losses) {
+        bind();
+        calls.meanSquaredError(predictions, bias, targets, mask, gradScale, dpredictions, losses);
+    }
+
+    @Override
     protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
         bind();
         calls.gatherColumns(ids, table, out);

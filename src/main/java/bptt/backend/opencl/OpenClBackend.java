@@ -522,6 +522,12 @@ public final class OpenClBackend extends AbstractBackend implements LaunchCounte
     }
 
     @Override
+    protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                        Tensor dpredictions, Tensor losses) {
+        calls.meanSquaredError(predictions, bias, targets, mask, gradScale, dpredictions, losses);
+    }
+
+    @Override
     protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) { calls.gatherColumns(ids, table, out); }
 
     @Override

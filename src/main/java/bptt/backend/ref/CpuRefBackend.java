@@ -334,6 +334,27 @@ public final class CpuRefBackend extends AbstractBackend {
     }
 
     @Override
+    protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
+                                        Tensor dpredictions, Tensor losses) {
+        double[] P = data(predictions), Bias = data(bias), Y = data(targets), M = data(mask), D = data(dpredictions),
+                L = data(losses);
+        int d = predictions.cols();
+        double[] e = new double[d];
+        for (int r = 0; r < predictions.rows(); r++) {
+            boolean scored = M[at(mask, r, 0)] > 0;
+            double sum = 0;
+            for (int j = 0; j < d; j++) {
+                e[j] = P[at(predictions, r, j)] + Bias[at(bias, 0, j)] - Y[at(targets, r, j)];
+                sum += e[j] * e[j];
+            }
+            L[at(losses, r, 0)] = scored ? store(sum / d) : 0;
+            for (int j = 0; j < d; j++) {
+                D[at(dpredictions, r, j)] = scored ? store(2 * e[j] / d * gradScale) : 0;
+            }
+        }
+    }
+
+    @Override
     protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
         double[] I = data(ids), W = data(table), O = data(out);
         for (int r = 0; r < out.rows(); r++) {

@@ -366,6 +366,28 @@ abstract class CpuBackendCases {
         }
     }
 
+    @ParameterizedTest(name = "rows={0} width={1}")
+    @CsvSource({"1,1", "3,17", "65,33", "1000,5"})
+    void meanSquaredErrorMatchesReference(int rows, int width) {
+        float[] m = new float[rows];
+        for (int r = 0; r < rows; r++) {
+            m[r] = r % 7 == 3 ? 0 : 1;
+        }
+        Pair mask = pair(rows, 1, m);
+        Pair bias = random(1, width);
+        Pair targets = random(rows, width);
+        for (boolean inPlace : new boolean[]{false, true}) {
+            Pair predictions = pair(rows, width, randoms(rows * width, 3));
+            Pair d = inPlace ? predictions : poisoned(rows, width);
+            Pair losses = poisoned(rows, 1);
+            split("meanSquaredError", rows > 1, () -> cpu.meanSquaredError(predictions.got, bias.got, targets.got,
+                    mask.got, 0.1f, d.got, losses.got));
+            ref.meanSquaredError(predictions.want, bias.want, targets.want, mask.want, 0.1f, d.want, losses.want);
+            close(d, 1e-7, 1e-5, "dpredictions inPlace=" + inPlace);
+            close(losses, 1e-6, 1e-5, "losses inPlace=" + inPlace);
+        }
+    }
+
     @Test
     void softmaxRejectsTargetOutsideVocabulary() {
         Pair logits = random(3, 5);

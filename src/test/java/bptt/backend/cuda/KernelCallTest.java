@@ -158,6 +158,10 @@ class KernelCallTest {
                 k("sum_rows_partials", "x", x, "partials", SCRATCH, "rows", 3, "cols", 5, "parts", 1, "per", 3),
                 k("sum_rows_final", "partials", SCRATCH, "out", out1, "parts", 1, "cols", 5, "beta", 0.25f)));
         int lanes = ReductionPlan.softmaxLanes(7);
+        Tensor mask = t(4, 1);
+        covered.addAll(calls(sigs, c -> c.meanSquaredError(logits, lbias, dlogits, mask, 0.125f, logits, losses),
+                k("mean_squared_error", "predictions", logits, "bias", lbias, "targets", dlogits, "mask", mask,
+                        "dpredictions", logits, "losses", losses, "rows", 4, "cols", 7, "gradScale", 0.125f)));
         covered.addAll(calls(sigs, c -> c.softmaxCrossEntropy(logits, lbias, targets, 0.125f, dlogits, losses),
                 k("softmax_lane_stats", "logits", logits, "bias", lbias, "stats", SCRATCH, "rows", 4, "cols", 7,
                         "lanes", lanes),
