@@ -69,6 +69,15 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--warmup", defaultValue = "3", description = "untimed steps first (default: ${DEFAULT-VALUE})")
     int warmup;
 
+    @Option(names = "--warmup-seconds", defaultValue = "0", paramLabel = "S",
+            description = "keep warming up until at least S seconds have passed, however many steps that takes: the JIT"
+                    + " compiles the cpu backend's kernels for a new shape over seconds, not a fixed number of steps"
+                    + " (default: ${DEFAULT-VALUE})")
+    double warmupSeconds;
+
+    /** The warm-up steps the last timing really ran (at least --warmup; more under --warmup-seconds). */
+    private int warmupSteps;
+
     @Option(names = "--repeats", defaultValue = "5", description = "timed steps; the median is reported (default: ${DEFAULT-VALUE})")
     int repeats;
 
@@ -103,8 +112,9 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public void run() {
-        if (warmup < 0 || repeats < 1) {
-            throw new UserError("--warmup must be >= 0 and --repeats >= 1; try --warmup 3 --repeats 5");
+        if (warmup < 0 || repeats < 1 || !(warmupSeconds >= 0)) {
+            throw new UserError("--warmup and --warmup-seconds must be >= 0 and --repeats >= 1;"
+                    + " try --warmup 3 --repeats 5");
         }
         if (memory != null && !plan) {
             throw new UserError("--memory is a budget for --plan; add --plan");
@@ -210,9 +220,13 @@ public final class BenchCommand implements Runnable {
             rnn.initialize(1);
             fillWindow(ws.window(), generator, rows);
             ws.resetState();
-            for (int i = 0; i < warmup; i++) {
+            long warmupEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+            int warmedUp = 0;
+            while (warmedUp < warmup || System.nanoTime() < warmupEnd) {
                 step.run();
+                warmedUp++;
             }
+            warmupSteps = warmedUp;
             if (profiler != null) {
                 profiler.reset();
             }
@@ -257,7 +271,7 @@ public final class BenchCommand implements Runnable {
                             + "\"host_launches_per_step\":%s,\"host_us_per_step\":%s,\"emulated\":%s}",
                     raw.name(), escape(raw.deviceDescription()), task, recurrentCell.option(), batch, seqLen, hidden,
                     config.outputSize(), layers,
-                    checkpointK, warmup, repeats, median, sorted[0], sorted[repeats - 1], tokensPerS, flops / 1e9, gflops,
+                    checkpointK, warmupSteps, repeats, median, sorted[0], sorted[repeats - 1], tokensPerS, flops / 1e9, gflops,
                     peak, heap, rss, loss, graphs, launchesJson, hostLaunchesJson, hostUsJson,
                     raw.deviceDescription().contains("EMULATED")));
         } else {
@@ -265,7 +279,7 @@ public final class BenchCommand implements Runnable {
             System.out.printf(Locale.ROOT, "%s %s B=%d T=%d H=%d V=%d layers=%d, %s: %d warm-up + %d timed training steps"
                     + " (forward + backward + SGD)%n", task, recurrentCell.option(), batch, seqLen, hidden,
                     config.outputSize(), layers,
-                    checkpointK == 0 ? "full storage" : "checkpoint every " + checkpointK, warmup, repeats);
+                    checkpointK == 0 ? "full storage" : "checkpoint every " + checkpointK, warmupSteps, repeats);
             System.out.printf(Locale.ROOT, "  ms/step      %10.2f median (min %.2f, max %.2f)%n", median, sorted[0],
                     sorted[repeats - 1]);
             System.out.printf(Locale.ROOT, "  tokens/s     %10.0f%n", tokensPerS);

@@ -73,6 +73,26 @@ class BenchCommandTest {
     }
 
     @Test
+    void warmupSecondsKeepsWarmingUpBeyondTheStepCountAndReportsTheStepsRun() {
+        PrintStream old = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            code = Main.execute("bench", "--backend", "cpu-ref", "--batch", "1", "--seq-len", "2", "--hidden", "3",
+                    "--vocab", "5", "--warmup", "1", "--warmup-seconds", "0.5", "--repeats", "1", "--json");
+        } finally {
+            System.setOut(old);
+        }
+        String json = out.toString(StandardCharsets.UTF_8).trim();
+        assertEquals(0, code, json);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"warmup\":(\\d+)").matcher(json);
+        assertTrue(m.find(), json);
+        assertTrue(Integer.parseInt(m.group(1)) > 1, "a tiny step warms up many times in 0.5 s: " + json);
+        assertEquals(2, Main.execute("bench", "--backend", "cpu-ref", "--warmup-seconds", "-1"));
+    }
+
+    @Test
     void rejectsZeroRepeats() {
         assertEquals(2, Main.execute("bench", "--backend", "cpu-ref", "--repeats", "0"));
     }
