@@ -3,9 +3,6 @@ package bptt.api;
 
 import bptt.rnn.RnnConfig;
 import bptt.rnn.Schedule;
-import bptt.train.Checkpoint;
-import bptt.train.CheckpointException;
-import bptt.train.CheckpointIo;
 import bptt.train.LineChart;
 import bptt.train.LossCurve;
 import bptt.train.MemoryEstimate;
@@ -219,21 +216,7 @@ public final class Training implements AutoCloseable {
             Map<String, String> all = new LinkedHashMap<>();
             all.put("checkpoint_every", options.checkpointEvery());
             all.putAll(settings);
-            Checkpoint state = TrainingState.capture(trainer, all);
-            String bad = TrainingState.unsafeReason(state);
-            if (bad != null) {
-                throw trainer.diverged(trainer.step(), bad + " (so step " + trainer.step() + " was not saved)");
-            }
-            try {
-                CheckpointIo.save(file, state);
-            } catch (CheckpointException e) {
-                String kept = trainer.lastGoodCheckpoint();
-                throw new CheckpointException(e.getMessage() + ". The state at step " + trainer.step() + " is lost; "
-                        + (kept != null ? "the checkpoint " + kept + " (step " + trainer.lastGoodStep() + ") is intact:"
-                        + " make room, then continue from it with --resume " + kept
-                        : "no earlier checkpoint exists: make room (or save elsewhere) and train again"), e);
-            }
-            trainer.setLastGoodCheckpoint(file.toString(), trainer.step());
+            TrainingState.save(trainer, file, all, "from it with --resume ", "save elsewhere");
         });
     }
 
@@ -244,16 +227,7 @@ public final class Training implements AutoCloseable {
      * @param title the picture's title
      */
     public void writeLossCurve(Path file, String title) {
-        LossCurve.write(file, title, model.spec().regression() ? "mean squared error" : "loss (nats)",
-                points(trainer.history()), points(trainer.validationHistory()));
-    }
-
-    private static List<LossCurve.Point> points(List<double[]> history) {
-        List<LossCurve.Point> points = new ArrayList<>(history.size());
-        for (double[] h : history) {
-            points.add(new LossCurve.Point((long) h[0], h[1]));
-        }
-        return points;
+        LossCurve.write(file, title, model.spec().regression() ? "mean squared error" : "loss (nats)", trainer);
     }
 
     /**

@@ -6,7 +6,6 @@ import bptt.rnn.Cell;
 import bptt.rnn.Schedule;
 import bptt.rnn.RnnConfig;
 import bptt.train.Checkpoint;
-import bptt.train.CheckpointException;
 import bptt.train.CheckpointIo;
 import bptt.train.Corpus;
 import bptt.train.Dataset;
@@ -33,9 +32,7 @@ import picocli.CommandLine.Spec;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -382,35 +379,12 @@ public final class TrainCommand implements Callable<Integer> {
         if (log != null) {
             options.put(LOG, log.toAbsolutePath().toString());
         }
-        Checkpoint state = TrainingState.capture(trainer, options);
-        String bad = TrainingState.unsafeReason(state);
-        if (bad != null) {
-            throw trainer.diverged(trainer.step(), bad + " (so step " + trainer.step() + " was not saved)");
-        }
+        TrainingState.save(trainer, save, options, "with scripts/bptt train --resume ", "choose another --save");
         try {
-            CheckpointIo.save(save, state);
-        } catch (CheckpointException e) {
-            String kept = trainer.lastGoodCheckpoint();
-            throw new CheckpointException(e.getMessage() + ". The state at step " + trainer.step() + " is lost; "
-                    + (kept != null ? "the checkpoint " + kept + " (step " + trainer.lastGoodStep() + ") is intact:"
-                    + " make room, then continue with scripts/bptt train --resume " + kept
-                    : "no earlier checkpoint exists: make room (or choose another --save) and train again"), e);
-        }
-        trainer.setLastGoodCheckpoint(save.toString(), trainer.step());
-        try {
-            LossCurve.write(curve, "bptt: " + trainer.data().description(),
-                    points(trainer.history()), points(trainer.validationHistory()));
+            LossCurve.write(curve, "bptt: " + trainer.data().description(), "loss (nats)", trainer);
         } catch (java.io.UncheckedIOException e) {
             System.err.println("warning: " + e.getMessage() + "; the checkpoint was saved, training goes on");
         }
-    }
-
-    private static List<LossCurve.Point> points(List<double[]> history) {
-        List<LossCurve.Point> points = new ArrayList<>(history.size());
-        for (double[] h : history) {
-            points.add(new LossCurve.Point((long) h[0], h[1]));
-        }
-        return points;
     }
 
     private void report(PrintStream out, Trainer.Summary s, int vocab) {

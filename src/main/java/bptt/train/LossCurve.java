@@ -24,6 +24,15 @@ public final class LossCurve {
         LineChart.write(path, "loss curve", svg(title, yLabel, train, validation));
     }
 
+    /** The picture of {@code trainer}'s training losses, step by step, and its validation losses. */
+    public static void write(Path path, String title, String yLabel, Trainer trainer) {
+        write(path, title, yLabel, ofHistory(trainer.history()), ofHistory(trainer.validationHistory()));
+    }
+
+    private static List<Point> ofHistory(List<double[]> history) {
+        return history.stream().map(h -> new Point((long) h[0], h[1])).toList();
+    }
+
     /** The SVG document. */
     static String svg(String title, String yLabel, List<Point> train, List<Point> validation) {
         return LineChart.svg(title, "step", yLabel, List.of(

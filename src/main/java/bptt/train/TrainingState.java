@@ -10,6 +10,7 @@ import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,6 +74,30 @@ public final class TrainingState {
         Vocabulary vocab = trainer.data().vocabulary();
         return new Checkpoint(config, vocab == null ? null : vocab.codePoints(), be.download(trainer.rnn().params()),
                 extras, meta);
+    }
+
+    /**
+     * Saves the trainer's state to {@code file} atomically unless it is not finite (then the run has
+     * diverged and the last good checkpoint stays), and records it as the last good checkpoint. A
+     * save that fails (a full disk) names the checkpoint still intact: "make room, then continue
+     * {@code resumeWith} FILE", or, when none exists, "make room (or {@code elsewhere}) and train again".
+     */
+    public static void save(Trainer trainer, Path file, Map<String, String> options, String resumeWith, String elsewhere) {
+        Checkpoint state = capture(trainer, options);
+        String bad = unsafeReason(state);
+        if (bad != null) {
+            throw trainer.diverged(trainer.step(), bad + " (so step " + trainer.step() + " was not saved)");
+        }
+        try {
+            CheckpointIo.save(file, state);
+        } catch (CheckpointException e) {
+            String kept = trainer.lastGoodCheckpoint();
+            throw new CheckpointException(e.getMessage() + ". The state at step " + trainer.step() + " is lost; "
+                    + (kept != null ? "the checkpoint " + kept + " (step " + trainer.lastGoodStep() + ") is intact:"
+                    + " make room, then continue " + resumeWith + kept
+                    : "no earlier checkpoint exists: make room (or " + elsewhere + ") and train again"), e);
+        }
+        trainer.setLastGoodCheckpoint(file.toString(), trainer.step());
     }
 
     /**
