@@ -6,14 +6,12 @@ import bptt.api.DivergedException;
 import bptt.api.Device;
 import bptt.api.Model;
 import bptt.api.ModelSpec;
-import bptt.api.SavedModel;
 import bptt.api.Scores;
 import bptt.api.Sequences;
 import bptt.api.TrainOptions;
 import bptt.api.Training;
 
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -54,6 +52,8 @@ final class DenseTrain {
         if (!"pytorch".equalsIgnoreCase(c.init) && !"chrono".equalsIgnoreCase(c.init)) {
             throw new UserError("--init must be pytorch or chrono, got '" + c.init + "'");
         }
+        c.requireFlags();
+        c.requireSizes();
         DenseData layout = new DenseData("series".equalsIgnoreCase(c.task) ? null : c.data, c.targetColumns, c.horizon,
                 c.classes);
         if ("series".equalsIgnoreCase(c.task) && c.data != null) {
@@ -69,7 +69,7 @@ final class DenseTrain {
         Path curve = c.curvePath();
         Path forecast = c.save.resolveSibling(curve.getFileName().toString().replaceFirst("\\.loss\\.svg$", ".forecast.svg"));
         c.checkDenseOutputs(layout.file(), curve, forecast);
-        requireReplaceable(spec);
+        c.requireReplaceable(spec);
         Map<String, String> settings = new LinkedHashMap<>();
         layout.record(settings);
         if (c.log != null) {
@@ -77,7 +77,8 @@ final class DenseTrain {
         }
         String title = "bptt: " + data.description();
         try (StopSignals stop = new StopSignals();
-             Device device = Device.open(c.backendOption.backend, c.backendOption.device)) {
+             Device device = c.backendOption.open()) {
+            c.cudaGraph.apply(device);
             Training.MemoryNeed need = Training.requireMemory(spec, options, data, device);
             try (Model model = Model.create(device, spec, c.seed)) {
                 if ("chrono".equalsIgnoreCase(c.init)) {
@@ -102,24 +103,6 @@ final class DenseTrain {
                 System.err.println("error: " + e.getMessage());
                 return 1;
             }
-        }
-    }
-
-    /** --save may replace a checkpoint of this same model; anything else needs --force. */
-    private void requireReplaceable(ModelSpec spec) {
-        if (c.force || !Files.exists(c.save)) {
-            return;
-        }
-        ModelSpec there;
-        try {
-            there = SavedModel.read(c.save).spec();
-        } catch (RuntimeException e) {
-            throw new UserError("--save " + c.save + " exists and is not a checkpoint (" + e.getMessage() + "); this run"
-                    + " would replace it: pass another --save path to keep it, or --force to overwrite it");
-        }
-        if (!there.equals(spec)) {
-            throw new UserError("--save " + c.save + " holds another model (" + there + "); this run would replace it: pass"
-                    + " another --save path to keep it, or --force to overwrite it");
         }
     }
 
