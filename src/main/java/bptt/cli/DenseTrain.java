@@ -41,10 +41,6 @@ final class DenseTrain {
             throw new UserError("--resume and --init-from are for text and task models; a run on --data FILE.csv|.npy"
                     + " or --task series starts fresh (train it with more --steps)");
         }
-        if (c.plan) {
-            throw new UserError("--plan covers text and task models; for this data, run with a small --steps to see"
-                    + " the model's parameters and memory");
-        }
         if (!"series".equalsIgnoreCase(c.task) && !"text".equalsIgnoreCase(c.task)) {
             throw new UserError("--data FILE.csv|.npy is for regression or --classes; the " + c.task
                     + " task generates its own sequences");
@@ -65,6 +61,13 @@ final class DenseTrain {
         TrainOptions options = TrainOptions.defaults().steps(c.steps).batch(c.batch).window(window)
                 .optimizer(c.optimizer, c.lr).clip(c.clip).seed(c.seed).checkpointEvery(c.checkpointEvery)
                 .evalEvery(c.evalEvery).saveEvery(c.saveEvery);
+        if (c.memory != null && !c.plan) {
+            throw new UserError("--memory is a budget for --plan; add --plan");
+        }
+        if (c.plan) {
+            c.printPlan(c.data == null ? c.task : c.data.getFileName().toString(), data, spec, options);
+            return 0;
+        }
         Training.requireMemory(spec, options, data, null);
         Path curve = c.curvePath();
         Path forecast = c.save.resolveSibling(curve.getFileName().toString().replaceFirst("\\.loss\\.svg$", ".forecast.svg"));

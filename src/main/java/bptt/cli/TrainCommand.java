@@ -145,7 +145,8 @@ public final class TrainCommand implements Callable<Integer> {
             throw new UserError("--memory is a budget for --plan; add --plan");
         }
         if (plan) {
-            printPlan(options, cellType, memory == null ? null : PlanReport.parseSize(memory));
+            Dataset dataset = "text".equalsIgnoreCase(task) ? text() : Dataset.task(task, seed);
+            printPlan(task, dataset, dataset.shape().cell(cellType).hidden(hidden).layers(layers), options);
             return 0;
         }
         Dataset dataset = dataset();
@@ -241,20 +242,20 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /**
-     * --plan: the memory of this run on the chosen backend, without training (and without
-     * requiring the data to be long enough for --seq-len: only its vocabulary matters).
+     * --plan: the memory of this run of {@code run} (a task, or the data's name) on the chosen
+     * backend, without training (and without requiring the data to be long enough for
+     * --seq-len: only its shape matters); with --memory, whether it fits and the largest T that does.
      */
-    private void printPlan(TrainOptions options, CellType cellType, Long budget) {
-        Dataset dataset = "text".equalsIgnoreCase(task) ? text() : Dataset.task(task, seed);
-        ModelSpec spec = dataset.shape().cell(cellType).hidden(hidden).layers(layers);
+    void printPlan(String run, Dataset dataset, ModelSpec model, TrainOptions options) {
+        Long budget = memory == null ? null : PlanReport.parseSize(memory);
         try (Device device = backendOption.open()) {
-            MemoryPlan plan = Training.plan(spec, options, dataset, device);
+            MemoryPlan plan = Training.plan(model, options, dataset, device);
             String what = String.format(Locale.ROOT, "train %s %s B=%d T=%,d H=%d V=%d layers=%d (%,d parameters, %s)",
-                    task, cellType, batch, seqLen, hidden, spec.outputSize(), layers, plan.parameters(),
-                    optimizer.toLowerCase(Locale.ROOT));
-            int largest = budget == null ? -1 : Training.largestWindow(spec, options, dataset, device, budget);
+                    run, model.cell(), options.batch(), options.window(), model.hidden(), model.outputSize(),
+                    model.layers(), plan.parameters(), optimizer.toLowerCase(Locale.ROOT));
+            int largest = budget == null ? -1 : Training.largestWindow(model, options, dataset, device, budget);
             PlanReport.print(System.out, false, device.name(), what, plan, budget, largest,
-                    largest > 0 ? Training.plan(spec, options.window(largest), dataset, device) : null);
+                    largest > 0 ? Training.plan(model, options.window(largest), dataset, device) : null);
         }
     }
 
