@@ -50,11 +50,6 @@ public record MemoryPlan(long parameters, int checkpointEvery, int outputChunk, 
         public String shape() { return String.format(Locale.ROOT, "(%,d, %,d)", rows, cols); }
     }
 
-    /** Copies the items. */
-    public MemoryPlan {
-        items = List.copyOf(items);
-    }
-
     /** The plan of an engine estimate. */
     static MemoryPlan of(MemoryEstimate e) {
         List<Item> items = e.items().stream().map(i -> new Item(Place.valueOf(i.place().name()), i.group(), i.name(),
