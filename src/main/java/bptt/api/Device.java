@@ -4,6 +4,7 @@ package bptt.api;
 import bptt.backend.Backend;
 import bptt.backend.BackendProvider;
 import bptt.backend.Backends;
+import bptt.backend.DeviceSteps;
 import bptt.backend.opencl.OpenClDevices;
 
 import java.util.ArrayList;
@@ -116,6 +117,19 @@ public final class Device implements AutoCloseable {
 
     /** @return the most bytes of tensors allocated at once since the device was opened */
     public long peakAllocatedBytes() { return backend.peakAllocatedBytes(); }
+
+    /**
+     * On cuda, whether training steps are recorded once per shape as a CUDA graph and replayed
+     * with one launch (true, the default where capture works) or launched kernel by kernel from
+     * the host (false); other backends ignore it.
+     *
+     * @param on true for graphs
+     */
+    public void useCudaGraphs(boolean on) {
+        if (backend instanceof DeviceSteps steps) {
+            steps.useGraphs(on);
+        }
+    }
 
     /** Frees the device; models on it must be closed first. */
     @Override

@@ -4,6 +4,7 @@ package bptt.api;
 import bptt.train.Checkpoint;
 import bptt.train.CheckpointIo;
 import bptt.train.TrainingState;
+import bptt.train.Vocabulary;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 
@@ -33,6 +34,21 @@ public final class SavedModel {
      */
     public static SavedModel read(Path file) {
         return Failures.call(() -> new SavedModel(CheckpointIo.load(file)));
+    }
+
+    /**
+     * Why a run that saves a model of {@code spec} should not replace {@code file}, reading only
+     * its header: it is not a readable bptt checkpoint, or it holds another model, or a text
+     * model of other characters. A run may replace a checkpoint of its own model.
+     *
+     * @param file an existing file
+     * @param spec the model the run would save there
+     * @return the reason ("FILE holds another model (...)"), or null when it holds a model of this spec
+     */
+    public static String differenceFrom(Path file, ModelSpec spec) {
+        String characters = spec.vocabulary();
+        return CheckpointIo.differenceFrom(file, spec.config(), characters == null ? null
+                : Vocabulary.fromCharacters(characters).codePoints());
     }
 
     /** @return the model's shape (and a text model's characters) */

@@ -212,11 +212,27 @@ public final class Training implements AutoCloseable {
      * @throws BpttException     when the file cannot be written (the message names the checkpoint still intact)
      */
     public void save(Path file, Map<String, String> settings) {
+        save(file, settings, "from it with Training.resume: ", "save elsewhere");
+    }
+
+    /**
+     * {@link #save(Path, Map)}, with the words a failed save uses to say how to go on: a command
+     * line names its own flags.
+     *
+     * @param file       the .safetensors file
+     * @param settings   more settings to record beside the run's own
+     * @param resumeWith how to continue from the intact checkpoint, followed by its path in the
+     *                   message (e.g. "with mytool --resume ")
+     * @param elsewhere  how to save somewhere else (e.g. "choose another --out")
+     * @throws DivergedException when the state is not finite
+     * @throws BpttException     when the file cannot be written
+     */
+    public void save(Path file, Map<String, String> settings, String resumeWith, String elsewhere) {
         Failures.run(() -> {
             Map<String, String> all = new LinkedHashMap<>();
             all.put("checkpoint_every", options.checkpointEvery());
             all.putAll(settings);
-            TrainingState.save(trainer, file, all, "from it with --resume ", "save elsewhere");
+            TrainingState.save(trainer, file, all, resumeWith, elsewhere);
         });
     }
 
@@ -265,8 +281,9 @@ public final class Training implements AutoCloseable {
 
     /**
      * The memory a run of {@code spec} with {@code options} on {@code data} needs (parameters,
-     * gradients, optimizer state, activations) held against what {@code device} offers, before
-     * anything is allocated; with a null device, against the limits every backend shares.
+     * gradients, optimizer state, activations, a checkpoint's host copies while it saves, a
+     * text's token ids) held against what {@code device} offers, before anything is allocated;
+     * with a null device, against the limits every backend shares.
      *
      * @param spec    the model
      * @param options how it will train
@@ -277,19 +294,85 @@ public final class Training implements AutoCloseable {
      *                                  layers, batch or window that would
      */
     public static MemoryNeed requireMemory(ModelSpec spec, TrainOptions options, Dataset data, Device device) {
-        RnnConfig config = spec.config();
-        Schedule schedule = Schedule.parse(options.checkpointEvery());
         Optimizer.Kind kind = Optimizer.parseKind(options.optimizer());
-        long maxTensor = device == null ? Integer.MAX_VALUE : device.backend.maxTensorFloats();
-        MemoryEstimate.Sizes sizes = new MemoryEstimate.Sizes(config.hidden(), config.layers(), options.batch(),
+        MemoryEstimate.Target target = device == null ? MemoryEstimate.Target.ANY : MemoryEstimate.Target.of(device.backend);
+        java.util.function.Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = estimator(spec, options, data, target);
+        MemoryEstimate.Sizes sizes = new MemoryEstimate.Sizes(spec.hidden(), spec.layers(), options.batch(),
                 options.windowFor(data));
-        java.util.function.Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = z -> MemoryEstimate.of(
-                config.withSizes(z.hidden(), z.layers()), z.batch(), z.seqLen(), schedule, kind, maxTensor);
         MemoryEstimate.requireFits(sizes, estimate, kind, device == null ? "any backend" : device.name(),
-                device == null ? Long.MAX_VALUE : device.backend.availableBytes(), maxTensor,
+                device == null ? Long.MAX_VALUE : device.backend.availableBytes(), target.maxTensorFloats(),
                 device == null ? Long.MAX_VALUE : MemoryEstimate.heapAvailable());
         MemoryEstimate e = estimate.apply(sizes);
         return new MemoryNeed(e.parameters(), e.backendBytes(), MemoryEstimate.size(e.backendBytes()));
+    }
+
+    /**
+     * What a run of {@code spec} with {@code options} on {@code data} would allocate on
+     * {@code device}, item by item, without allocating it (and without requiring the data to
+     * be long enough for a window: only its shape matters).
+     *
+     * @param spec    the model
+     * @param options how it would train
+     * @param data    the data
+     * @param device  where it would run, or null for the limits every backend shares
+     * @return the plan
+     */
+    public static MemoryPlan plan(ModelSpec spec, TrainOptions options, Dataset data, Device device) {
+        return plan(spec, options, data, device, options.windowFor(data));
+    }
+
+    /**
+     * The longest window (T) whose {@link #plan} totals at most {@code budget} bytes with the
+     * other settings unchanged.
+     *
+     * @param spec    the model
+     * @param options how it would train
+     * @param data    the data
+     * @param device  where it would run, or null
+     * @param budget  bytes of device tensors, host staging and Java heap together
+     * @return that T, or 0 when not even T = 1 fits
+     */
+    public static int largestWindow(ModelSpec spec, TrainOptions options, Dataset data, Device device, long budget) {
+        java.util.function.Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = estimator(spec, options, data,
+                target(device));
+        return MemoryEstimate.largestSeqLen(t -> estimate.apply(new MemoryEstimate.Sizes(spec.hidden(), spec.layers(),
+                options.batch(), t)), budget, longestWindow(options.batch()));
+    }
+
+    /**
+     * @param batch B
+     * @return the longest window a run of that batch takes: B·T rows at most 2^30
+     */
+    public static int longestWindow(int batch) { return Math.max(1, (Integer.MAX_VALUE / 2) / Math.max(1, batch)); }
+
+    private static MemoryPlan plan(ModelSpec spec, TrainOptions options, Dataset data, Device device, int window) {
+        return Failures.call(() -> {
+            if (data instanceof TaskData task) {
+                task.create(options.batch(), window);   // the task's own limits on the window
+            }
+            return MemoryPlan.of(estimator(spec, options, data, target(device)).apply(new MemoryEstimate.Sizes(
+                    spec.hidden(), spec.layers(), options.batch(), window)));
+        });
+    }
+
+    private static MemoryEstimate.Target target(Device device) {
+        return device == null ? MemoryEstimate.Target.ANY : MemoryEstimate.Target.of(device.backend);
+    }
+
+    /** A run's estimate at other sizes: the model, optimizer and workspace, a checkpoint's host copies, a text's token ids. */
+    private static java.util.function.Function<MemoryEstimate.Sizes, MemoryEstimate> estimator(ModelSpec spec,
+            TrainOptions options, Dataset data, MemoryEstimate.Target target) {
+        RnnConfig config = spec.config();
+        Schedule schedule = Schedule.parse(options.checkpointEvery());
+        Optimizer.Kind kind = Optimizer.parseKind(options.optimizer());
+        long dataTokens = data instanceof TextData text
+                ? (long) text.corpus().trainTokens().length + text.corpus().validationTokens().length : 0;
+        return z -> {
+            MemoryEstimate e = MemoryEstimate.of(config.withSizes(z.hidden(), z.layers()), z.batch(), z.seqLen(), schedule,
+                    kind, target).withCheckpoints();
+            return dataTokens == 0 ? e : e.withHeap("training data: the corpus's token ids", dataTokens * Integer.BYTES,
+                    "int[]");
+        };
     }
 
     /**

@@ -1,8 +1,7 @@
 // BackendOption: the --backend/--device flags shared by every command that runs a model.
 package bptt.cli;
 
-import bptt.backend.Backend;
-import bptt.backend.Backends;
+import bptt.api.Device;
 import picocli.CommandLine.Option;
 
 /** Mixin: {@code --backend auto|cuda|opencl|cpu|cpu-ref} and {@code --device N}. */
@@ -17,10 +16,11 @@ public final class BackendOption {
 
     /** Refuses an unknown backend name or a device it does not have, without opening anything. */
     public void validate() {
-        Backends.validate(backend, device);
+        Device.check(backend, device);
     }
 
-    public Backend open() {
-        return Backends.open(backend, device);
+    /** @return the chosen backend, open on the chosen device */
+    public Device open() {
+        return Device.open(backend, device);
     }
 }

@@ -1,7 +1,10 @@
 // BenchCommand: `bptt bench` times full training steps (or one sgemm size) on a backend.
 package bptt.cli;
 
+import bptt.api.MemoryPlan;
+import bptt.api.Training;
 import bptt.backend.Backend;
+import bptt.backend.Backends;
 import bptt.backend.DeviceSteps;
 import bptt.backend.LaunchCounters;
 import bptt.backend.ProfilingBackend;
@@ -24,8 +27,10 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.function.IntFunction;
 
 /**
  * A training step is what `train` repeats ({@link TrainingStep}): Workspace forward (recurrence,
@@ -111,7 +116,9 @@ public final class BenchCommand implements Runnable {
     CudaGraphOption cudaGraph;
 
     @Override
-    public void run() {
+    public void run() { EngineErrors.run(this::measure); }
+
+    private void measure() {
         if (warmup < 0 || repeats < 1 || !(warmupSeconds >= 0)) {
             throw new UserError("--warmup and --warmup-seconds must be >= 0 and --repeats >= 1;"
                     + " try --warmup 3 --repeats 5");
@@ -120,8 +127,10 @@ public final class BenchCommand implements Runnable {
             throw new UserError("--memory is a budget for --plan; add --plan");
         }
         Long budget = memory == null ? null : PlanReport.parseSize(memory);
-        try (Backend be = backendOption.open()) {
-            cudaGraph.apply(be);
+        try (Backend be = Backends.open(backendOption.backend, backendOption.device)) {
+            if (be instanceof DeviceSteps steps) {
+                steps.useGraphs(cudaGraph.on());
+            }
             if (plan) {
                 printPlan(be, budget);
             } else if (sgemm > 0) {
@@ -191,8 +200,19 @@ public final class BenchCommand implements Runnable {
         MemoryEstimate e = estimate(be, generator, new MemoryEstimate.Sizes(hidden, layers, batch, seqLen));
         String what = String.format(Locale.ROOT, "bench %s %s B=%d T=%,d H=%d V=%d layers=%d (%,d parameters, SGD)", task,
                 config.cell().option(), batch, seqLen, hidden, config.outputSize(), layers, e.parameters());
-        PlanReport.print(System.out, json, be.name(), what, e, budget,
-                t -> estimate(be, generator, new MemoryEstimate.Sizes(hidden, layers, batch, t)), PlanReport.maxSeqLen(batch));
+        IntFunction<MemoryEstimate> atSeqLen = t -> estimate(be, generator, new MemoryEstimate.Sizes(hidden, layers, batch, t));
+        int largest = budget == null ? -1 : MemoryEstimate.largestSeqLen(atSeqLen, budget, Training.longestWindow(batch));
+        PlanReport.print(System.out, json, be.name(), what, plan(e), budget, largest,
+                largest > 0 ? plan(atSeqLen.apply(largest)) : null);
+    }
+
+    /** The engine's estimate as the API's plan, which the --plan table prints. */
+    private static MemoryPlan plan(MemoryEstimate e) {
+        List<MemoryPlan.Item> items = e.items().stream().map(i -> new MemoryPlan.Item(MemoryPlan.Place.valueOf(
+                i.place().name()), i.group(), i.name(), i.note(), i.count(), i.rows(), i.cols(), i.elementBytes(),
+                i.bytes())).toList();
+        return new MemoryPlan(e.parameters(), e.plan().resident() ? 0 : e.plan().segmentSteps(), e.plan().chunkSteps(),
+                items, e.backendBytes(), e.hostBytes(), e.heapBytes());
     }
 
     private void benchTraining(Backend raw) {

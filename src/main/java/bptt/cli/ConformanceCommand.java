@@ -45,7 +45,9 @@ public final class ConformanceCommand implements Callable<Integer> {
     boolean json;
 
     @Override
-    public Integer call() {
+    public Integer call() { return EngineErrors.call(this::check); }
+
+    private Integer check() {
         PrintStream out = System.out;
         long base = seed != null ? seed : new SplittableRandom().nextLong();
         List<String> names = backendsToCheck();

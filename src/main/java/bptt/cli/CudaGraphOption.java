@@ -1,8 +1,7 @@
 // CudaGraphOption: --cuda-graph on|off, shared by train and bench: replay each training step as one CUDA graph, or not.
 package bptt.cli;
 
-import bptt.backend.Backend;
-import bptt.backend.DeviceSteps;
+import bptt.api.Device;
 import picocli.CommandLine.Option;
 
 /** Mixin: {@code --cuda-graph on|off}; it changes nothing on a backend without CUDA graphs. */
@@ -16,10 +15,9 @@ public final class CudaGraphOption {
                     + " (default: ${DEFAULT-VALUE}, where capture works)")
     Mode mode = Mode.on;
 
-    /** Sets the backend's graph mode, when it has one. */
-    public void apply(Backend backend) {
-        if (backend instanceof DeviceSteps steps) {
-            steps.useGraphs(mode == Mode.on);
-        }
-    }
+    /** @return true for --cuda-graph on */
+    public boolean on() { return mode == Mode.on; }
+
+    /** Sets the device's graph mode (a device without CUDA graphs ignores it). */
+    public void apply(Device device) { device.useCudaGraphs(on()); }
 }

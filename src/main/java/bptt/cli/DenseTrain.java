@@ -6,14 +6,12 @@ import bptt.api.DivergedException;
 import bptt.api.Device;
 import bptt.api.Model;
 import bptt.api.ModelSpec;
-import bptt.api.SavedModel;
 import bptt.api.Scores;
 import bptt.api.Sequences;
 import bptt.api.TrainOptions;
 import bptt.api.Training;
 
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -43,10 +41,6 @@ final class DenseTrain {
             throw new UserError("--resume and --init-from are for text and task models; a run on --data FILE.csv|.npy"
                     + " or --task series starts fresh (train it with more --steps)");
         }
-        if (c.plan) {
-            throw new UserError("--plan covers text and task models; for this data, run with a small --steps to see"
-                    + " the model's parameters and memory");
-        }
         if (!"series".equalsIgnoreCase(c.task) && !"text".equalsIgnoreCase(c.task)) {
             throw new UserError("--data FILE.csv|.npy is for regression or --classes; the " + c.task
                     + " task generates its own sequences");
@@ -54,6 +48,8 @@ final class DenseTrain {
         if (!"pytorch".equalsIgnoreCase(c.init) && !"chrono".equalsIgnoreCase(c.init)) {
             throw new UserError("--init must be pytorch or chrono, got '" + c.init + "'");
         }
+        c.requireFlags();
+        c.requireSizes();
         DenseData layout = new DenseData("series".equalsIgnoreCase(c.task) ? null : c.data, c.targetColumns, c.horizon,
                 c.classes);
         if ("series".equalsIgnoreCase(c.task) && c.data != null) {
@@ -65,11 +61,18 @@ final class DenseTrain {
         TrainOptions options = TrainOptions.defaults().steps(c.steps).batch(c.batch).window(window)
                 .optimizer(c.optimizer, c.lr).clip(c.clip).seed(c.seed).checkpointEvery(c.checkpointEvery)
                 .evalEvery(c.evalEvery).saveEvery(c.saveEvery);
+        if (c.memory != null && !c.plan) {
+            throw new UserError("--memory is a budget for --plan; add --plan");
+        }
+        if (c.plan) {
+            c.printPlan(c.data == null ? c.task : c.data.getFileName().toString(), data, spec, options);
+            return 0;
+        }
         Training.requireMemory(spec, options, data, null);
         Path curve = c.curvePath();
         Path forecast = c.save.resolveSibling(curve.getFileName().toString().replaceFirst("\\.loss\\.svg$", ".forecast.svg"));
         c.checkDenseOutputs(layout.file(), curve, forecast);
-        requireReplaceable(spec);
+        c.requireReplaceable(spec);
         Map<String, String> settings = new LinkedHashMap<>();
         layout.record(settings);
         if (c.log != null) {
@@ -77,7 +80,8 @@ final class DenseTrain {
         }
         String title = "bptt: " + data.description();
         try (StopSignals stop = new StopSignals();
-             Device device = Device.open(c.backendOption.backend, c.backendOption.device)) {
+             Device device = c.backendOption.open()) {
+            c.cudaGraph.apply(device);
             Training.MemoryNeed need = Training.requireMemory(spec, options, data, device);
             try (Model model = Model.create(device, spec, c.seed)) {
                 if ("chrono".equalsIgnoreCase(c.init)) {
@@ -102,24 +106,6 @@ final class DenseTrain {
                 System.err.println("error: " + e.getMessage());
                 return 1;
             }
-        }
-    }
-
-    /** --save may replace a checkpoint of this same model; anything else needs --force. */
-    private void requireReplaceable(ModelSpec spec) {
-        if (c.force || !Files.exists(c.save)) {
-            return;
-        }
-        ModelSpec there;
-        try {
-            there = SavedModel.read(c.save).spec();
-        } catch (RuntimeException e) {
-            throw new UserError("--save " + c.save + " exists and is not a checkpoint (" + e.getMessage() + "); this run"
-                    + " would replace it: pass another --save path to keep it, or --force to overwrite it");
-        }
-        if (!there.equals(spec)) {
-            throw new UserError("--save " + c.save + " holds another model (" + there + "); this run would replace it: pass"
-                    + " another --save path to keep it, or --force to overwrite it");
         }
     }
 

@@ -34,7 +34,9 @@ public final class GradcheckCommand implements Callable<Integer> {
     boolean explain;
 
     @Override
-    public Integer call() {
+    public Integer call() { return EngineErrors.call(this::check); }
+
+    private Integer check() {
         if (hidden <= 0 || vocab <= 0 || batch <= 0 || seqLen <= 0 || layers <= 0) {
             throw new UserError("--hidden, --vocab, --batch, --seq-len and --layers must be positive");
         }

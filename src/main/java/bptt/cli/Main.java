@@ -2,9 +2,6 @@
 package bptt.cli;
 
 import bptt.api.BpttException;
-import bptt.backend.BackendUnavailableException;
-import bptt.backend.DeviceOutOfMemoryException;
-import bptt.train.CheckpointException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -40,9 +37,7 @@ public final class Main implements Runnable {
         cli.setErr(new java.io.PrintWriter(System.err, true));
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable cause = ex;
-            if (cause instanceof UserError || cause instanceof IllegalArgumentException || cause instanceof BpttException
-                    || cause instanceof BackendUnavailableException || cause instanceof CheckpointException
-                    || cause instanceof DeviceOutOfMemoryException) {
+            if (cause instanceof UserError || cause instanceof IllegalArgumentException || cause instanceof BpttException) {
                 cmd.getErr().println("error: " + cause.getMessage());
                 return 2;
             }

@@ -1,7 +1,7 @@
 // PlanReport: `--plan` of train and bench: the memory a run will allocate, tensor by tensor, and the largest T within `--memory`.
 package bptt.cli;
 
-import bptt.train.MemoryEstimate;
+import bptt.api.MemoryPlan;
 import com.google.gson.Gson;
 
 import java.io.PrintStream;
@@ -10,16 +10,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.function.IntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Prints a {@link MemoryEstimate} as a table (or one JSON object) without allocating anything. */
+/** Prints a {@link MemoryPlan} as a table (or one JSON object) without allocating anything. */
 final class PlanReport {
     private PlanReport() { }
-
-    /** The longest window a workspace takes: B·T rows at most 2^30. */
-    static int maxSeqLen(int batch) { return Math.max(1, (Integer.MAX_VALUE / 2) / Math.max(1, batch)); }
 
     private static final Pattern SIZE = Pattern.compile("(?i)\\s*([0-9]+(?:\\.[0-9]+)?)\\s*(b|k|kib|kb|m|mib|mb|g|gib|gb|t|tib|tb)?\\s*");
 
@@ -53,65 +49,64 @@ final class PlanReport {
 
     /**
      * Prints the plan of {@code what} on {@code backend}; with a budget, whether it fits and the
-     * largest T whose plan fits, from {@code atSeqLen}.
+     * largest T that does ({@code largest}, 0 when none), whose plan is {@code atLargest}.
      */
-    static void print(PrintStream out, boolean json, String backend, String what, MemoryEstimate e, Long budget,
-                      IntFunction<MemoryEstimate> atSeqLen, int maxSeqLen) {
-        int largest = budget == null ? -1 : MemoryEstimate.largestSeqLen(atSeqLen, budget, maxSeqLen);
+    static void print(PrintStream out, boolean json, String backend, String what, MemoryPlan e, Long budget,
+                      int largest, MemoryPlan atLargest) {
         if (json) {
             out.println(json(backend, what, e, budget, largest));
             return;
         }
         out.printf(Locale.ROOT, "memory plan on %s: %s, %s%n", backend, what, schedule(e));
         out.printf(Locale.ROOT, "  %-15s %-46s %12s %24s %12s%n", "where", "what", "count", "shape", "bytes");
-        for (MemoryEstimate.Item i : e.items()) {
+        for (MemoryPlan.Item i : e.items()) {
             String where = switch (i.place()) {
                 case DEVICE -> "backend tensor";
                 case HOST -> "host";
                 case HEAP -> "Java heap";
             };
             String name = i.name() + (i.note().isEmpty() ? "" : " (" + i.note() + ")");
-            String shape = i.place() == MemoryEstimate.Place.DEVICE || i.group().equals("window") ? i.shape()
+            String shape = i.place() == MemoryPlan.Place.DEVICE || i.group().equals("window") ? i.shape()
                     : i.cols() > 1 && i.rows() == 1 ? "-" : String.format(Locale.ROOT, "%,d bytes each", i.elementBytes());
             out.printf(Locale.ROOT, "  %-15s %-46s %,12d %24s %12s%n", where, name, i.count(), shape,
-                    MemoryEstimate.size(i.bytes()));
+                    MemoryPlan.size(i.bytes()));
         }
         out.printf(Locale.ROOT, "  total %s: backend tensors %s, host staging %s, Java heap %s%n",
-                MemoryEstimate.size(e.totalBytes()), MemoryEstimate.size(e.backendBytes()),
-                MemoryEstimate.size(e.hostBytes()), MemoryEstimate.size(e.heapBytes()));
+                MemoryPlan.size(e.totalBytes()), MemoryPlan.size(e.deviceBytes()),
+                MemoryPlan.size(e.hostBytes()), MemoryPlan.size(e.heapBytes()));
         out.println("  (the JVM's own code, classes, threads and free heap come on top: see the README's Long sequences)");
         if (budget != null) {
-            out.printf(Locale.ROOT, "  --memory %s: %s; %s%n", MemoryEstimate.size(budget),
-                    e.totalBytes() <= budget ? "fits" : "does not fit",
+            out.printf(Locale.ROOT, "  --memory %s: %s; %s%n", MemoryPlan.size(budget),
+                    e.fits(budget) ? "fits" : "does not fit",
                     largest == 0 ? "not even T = 1 fits with these settings"
                             : String.format(Locale.ROOT, "the largest T that fits is %,d (%s)", largest,
-                            schedule(atSeqLen.apply(largest))));
+                            schedule(atLargest)));
         }
     }
 
-    private static String schedule(MemoryEstimate e) {
-        return e.plan().resident() ? String.format(Locale.ROOT, "full storage, output chunk %,d", e.plan().chunkSteps())
-                : String.format(Locale.ROOT, "checkpoint every %,d steps, output chunk %,d", e.plan().segmentSteps(),
-                e.plan().chunkSteps());
+    private static String schedule(MemoryPlan e) {
+        return e.checkpointEvery() == 0 ? String.format(Locale.ROOT, "full storage, output chunk %,d", e.outputChunk())
+                : String.format(Locale.ROOT, "checkpoint every %,d steps, output chunk %,d", e.checkpointEvery(),
+                e.outputChunk());
     }
 
-    private static String json(String backend, String what, MemoryEstimate e, Long budget, int largest) {
+    private static String json(String backend, String what, MemoryPlan e, Long budget, int largest) {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("backend", backend);
         o.put("run", what);
-        o.put("checkpoint_every", e.plan().resident() ? 0 : e.plan().segmentSteps());
-        o.put("output_chunk", e.plan().chunkSteps());
-        o.put("device_bytes", e.backendBytes());
+        o.put("checkpoint_every", e.checkpointEvery());
+        o.put("output_chunk", e.outputChunk());
+        o.put("device_bytes", e.deviceBytes());
         o.put("host_bytes", e.hostBytes());
         o.put("heap_bytes", e.heapBytes());
         o.put("total_bytes", e.totalBytes());
         if (budget != null) {
             o.put("memory_bytes", budget);
-            o.put("fits", e.totalBytes() <= budget);
+            o.put("fits", e.fits(budget));
             o.put("largest_seq_len", largest);
         }
         List<Map<String, Object>> items = new ArrayList<>();
-        for (MemoryEstimate.Item i : e.items()) {
+        for (MemoryPlan.Item i : e.items()) {
             Map<String, Object> item = new LinkedHashMap<>();
             item.put("place", i.place().name().toLowerCase(Locale.ROOT));
             item.put("group", i.group());

@@ -1,28 +1,18 @@
-// TrainCommand: `bptt train` trains a character-level language model, with checkpoints and resume.
+// TrainCommand: `bptt train` trains a character model or a long-range task (DenseTrain: real-valued data), with checkpoints and resume, through bptt.api.
 package bptt.cli;
 
-import bptt.backend.Backend;
-import bptt.rnn.Cell;
-import bptt.rnn.Schedule;
-import bptt.rnn.RnnConfig;
-import bptt.train.Checkpoint;
-import bptt.train.CheckpointIo;
-import bptt.train.Corpus;
-import bptt.train.Dataset;
-import bptt.train.SyntheticTask;
-import bptt.train.TextDataset;
-import bptt.train.LossCurve;
-import bptt.train.MemoryEstimate;
-import bptt.train.MetricsLog;
-import bptt.train.OutputFile;
-import bptt.train.Progress;
-import bptt.train.Optimizer;
-import bptt.train.TrainSettings;
-import bptt.train.Trainer;
-import bptt.train.TrainingDivergedException;
-import bptt.train.TrainingState;
-import bptt.train.Vocabulary;
-import com.google.gson.JsonObject;
+import bptt.api.CellType;
+import bptt.api.Dataset;
+import bptt.api.Device;
+import bptt.api.DivergedException;
+import bptt.api.MemoryPlan;
+import bptt.api.Model;
+import bptt.api.ModelSpec;
+import bptt.api.OutputFiles;
+import bptt.api.SavedModel;
+import bptt.api.Scores;
+import bptt.api.TrainOptions;
+import bptt.api.Training;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.function.Function;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = {"Trains a character-level RNN language model (tanh, LSTM or GRU cells) with truncated BPTT,",
@@ -128,150 +117,166 @@ public final class TrainCommand implements Callable<Integer> {
         if (initFrom != null && resume != null) {
             throw new UserError("--init-from and --resume exclude each other: --resume continues a run, --init-from only takes weights");
         }
-        Checkpoint resumed = resume == null ? null : CheckpointIo.load(resume);
+        SavedModel resumed = resume == null ? null : SavedModel.read(resume);
         if (resumed != null) {
-            adoptSavedSettings(TrainingState.trainSettings(resumed));
+            adoptSavedSettings(resumed.settings());
             if (DenseData.isDenseTask(task)) {
                 throw new UserError(resume + " is a run on real-valued data (" + task + "), which --resume does not continue"
                         + " yet: train a new run with more --steps");
             }
         }
-        Checkpoint initial = initFrom == null ? null : CheckpointIo.load(initFrom);
+        SavedModel initial = initFrom == null ? null : SavedModel.read(initFrom);
         if (initial != null) {
-            hidden = given("--hidden") ? hidden : initial.config().hidden();
-            layers = given("--layers") ? layers : initial.config().layers();
+            hidden = given("--hidden") ? hidden : initial.spec().hidden();
+            layers = given("--layers") ? layers : initial.spec().layers();
         }
-        Checkpoint source = resumed != null ? resumed : initial;
+        SavedModel source = resumed != null ? resumed : initial;
         if (source != null && !given("--cell")) {
-            cell = source.config().cell().option();
+            cell = source.spec().cell().toString();
         }
-        TrainSettings settings = new TrainSettings(hidden, layers, batch, seqLen, steps, lr,
-                Optimizer.parseKind(optimizer), clip, seed, valFraction, saveEvery, sampleEvery, evalEvery,
-                Cell.parse(cell));
+        TrainOptions options = options();
+        CellType cellType = CellType.parse(cell);
+        requireSizes();
         if (!"pytorch".equalsIgnoreCase(init) && !"chrono".equalsIgnoreCase(init)) {
             throw new UserError("--init must be pytorch or chrono, got '" + init + "'");
         }
-        Schedule schedule = Schedule.parse(checkpointEvery);
         backendOption.validate();
         if (memory != null && !plan) {
             throw new UserError("--memory is a budget for --plan; add --plan");
         }
         if (plan) {
-            printPlan(schedule, settings.optimizer(), memory == null ? null : PlanReport.parseSize(memory));
+            Dataset dataset = "text".equalsIgnoreCase(task) ? text() : Dataset.task(task, seed);
+            printPlan(task, dataset, dataset.shape().cell(cellType).hidden(hidden).layers(layers), options);
             return 0;
         }
         Dataset dataset = dataset();
-        RnnConfig config = model(dataset, hidden, layers);
-        requireMemory(dataset, schedule, settings.optimizer(), "any backend", Long.MAX_VALUE, MemoryEstimate.Target.ANY,
-                Long.MAX_VALUE);
+        ModelSpec spec = dataset.shape().cell(cellType).hidden(hidden).layers(layers);
+        Training.requireMemory(spec, options, dataset, null);
         Path curve = curvePath();
-        checkOutputs(dataset, curve);
+        checkOutputs(spec, curve);
         try (StopSignals stop = new StopSignals();
-             Backend backend = backendOption.open()) {
-            cudaGraph.apply(backend);
-            MemoryEstimate estimate = requireMemory(dataset, schedule, settings.optimizer(), backend.name(),
-                    backend.availableBytes(), MemoryEstimate.Target.of(backend), MemoryEstimate.heapAvailable());
-            try (Trainer trainer = new Trainer(backend, dataset, settings, schedule);
-                 MetricsLog metrics = new MetricsLog(log, resumed != null)) {
+             Device device = backendOption.open()) {
+            cudaGraph.apply(device);
+            Training.MemoryNeed need = Training.requireMemory(spec, options, dataset, device);
+            try (Model model = Model.create(device, spec, seed)) {
                 if ("chrono".equalsIgnoreCase(init)) {
-                    trainer.rnn().initializeChrono(seed, seqLen);
+                    model.initializeChrono(seed, seqLen);
                 }
-                if (resumed != null) {
-                    TrainingState.resume(trainer, resumed);
-                    trainer.setLastGoodCheckpoint(resume.toString(), trainer.step());
-                    out.printf(Locale.ROOT, "resumed %s at step %d (epoch %d)%n", resume, trainer.step(), trainer.epoch());
-                } else if (initial != null) {
-                    TrainingState.loadWeights(trainer, initial);
-                    out.println("initialised from the weights of " + initFrom);
+                if (initial != null) {
+                    model.loadWeights(initial);
                 }
-                int vocab = config.outputSize();
-                if (dataset instanceof TextDataset text) {
-                    Corpus corpus = text.corpus();
-                    out.printf(Locale.ROOT, "data: %s, %d training and %d validation characters, vocabulary %d%s%n",
-                            corpus.source(), corpus.trainTokens().length, corpus.validationTokens().length, vocab,
-                            corpus.windowsLineEndings() ? " (the text has Windows line endings: '\\r' is one of its"
-                                    + " characters; convert it with dos2unix to drop it)" : "");
-                } else {
-                    out.printf(Locale.ROOT, "data: %s; chance accuracy %.3f%n", dataset.description(),
-                            ((SyntheticTask) dataset).chanceAccuracy());
+                try (Training training = resumed != null ? Training.resume(model, dataset, options, resumed)
+                        : Training.start(model, dataset, options)) {
+                    if (resumed != null) {
+                        out.printf(Locale.ROOT, "resumed %s at step %d (epoch %d)%n", resume, training.step(), training.epoch());
+                    } else if (initial != null) {
+                        out.println("initialised from the weights of " + initFrom);
+                    }
+                    int vocab = spec.outputSize();
+                    out.println("data: " + training.dataDescription());
+                    out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden (%s), %d parameters, %s; backend %s (%s)%n",
+                            layers, hidden, cellType, model.parameterCount(), need.size(), device.name(),
+                            device.description());
+                    out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
+                            batch, seqLen, optimizer, lr, clip, training.checkpointEvery() == 0 ? "0 (full storage)"
+                                    : Integer.toString(training.checkpointEvery()), Math.log(vocab));
+                    stop.arm();
+                    Training.Result r = training.run(new Training.Hooks(out, log, resumed != null, stop::requested,
+                            () -> saveCheckpoint(training, curve)));
+                    report(out, r, vocab);
+                    return r.interrupted() ? stop.exitCode() : 0;
                 }
-                out.printf(Locale.ROOT, "model: %d layer(s) × %d hidden (%s), %d parameters, %s; backend %s (%s)%n",
-                        layers, hidden, config.cell().option(), trainer.rnn().layout().total(),
-                        MemoryEstimate.size(estimate.backendBytes()), backend.name(), backend.deviceDescription());
-                out.printf(Locale.ROOT, "training: B=%d T=%d %s lr=%s clip=%s, checkpoint-every %s; uniform baseline ln V = %.4f%n",
-                        batch, seqLen, optimizer, lr, clip, trainer.workspace().checkpointEvery() == 0 ? "0 (full storage)"
-                                : Integer.toString(trainer.workspace().checkpointEvery()), Math.log(vocab));
-                stop.arm();
-                Trainer.Summary s = trainer.run(out, metrics, stop::requested, () -> saveCheckpoint(trainer, curve));
-                report(out, s, vocab);
-                return s.interrupted() ? stop.exitCode() : 0;
-            } catch (TrainingDivergedException e) {
+            } catch (DivergedException e) {
                 System.err.println("error: " + e.getMessage());
                 return 1;
             }
         }
     }
 
-    /**
-     * This run's memory estimate, held against what a backend offers before anything is
-     * allocated (first against any backend's limits, before one is even opened).
-     */
-    private MemoryEstimate requireMemory(Dataset dataset, Schedule schedule, Optimizer.Kind kind, String backend,
-                                         long available, MemoryEstimate.Target target, long heap) {
-        long dataTokens = dataset instanceof TextDataset text
-                ? (long) text.corpus().trainTokens().length + text.corpus().validationTokens().length : 0;
-        Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = z -> estimate(model(dataset, z.hidden(), z.layers()),
-                z, schedule, kind, target, dataTokens);
-        MemoryEstimate.Sizes sizes = new MemoryEstimate.Sizes(hidden, layers, batch, seqLen);
-        MemoryEstimate.requireFits(sizes, estimate, kind, backend, available, target.maxTensorFloats(), heap);
-        return estimate.apply(sizes);
+    /** The run's options from the flags; a bad --optimizer, --lr, --clip or --checkpoint-every is named by its flag. */
+    private TrainOptions options() {
+        requireFlags();
+        return TrainOptions.defaults().steps(steps).batch(batch).window(seqLen).optimizer(optimizer, lr).clip(clip)
+                .seed(seed).checkpointEvery(checkpointEvery).evalEvery(evalEvery).saveEvery(saveEvery)
+                .sampleEvery(sampleEvery);
     }
 
-    /** A training run's plan: the model, optimizer and workspace, a checkpoint's host copies and the corpus's token ids. */
-    private static MemoryEstimate estimate(RnnConfig config, MemoryEstimate.Sizes z, Schedule schedule, Optimizer.Kind kind,
-                                           MemoryEstimate.Target target, long dataTokens) {
-        MemoryEstimate e = MemoryEstimate.of(config, z.batch(), z.seqLen(), schedule, kind, target).withCheckpoints();
-        return dataTokens == 0 ? e : e.withHeap("training data: the corpus's token ids", dataTokens * Integer.BYTES, "int[]");
-    }
-
-    /**
-     * --plan: the memory of this run on the chosen backend, without training (and without
-     * requiring the data to be long enough for --seq-len: only its vocabulary matters).
-     */
-    private void printPlan(Schedule schedule, Optimizer.Kind kind, Long budget) {
-        SyntheticTask generator = "text".equalsIgnoreCase(task) ? null : SyntheticTask.create(task, batch, seqLen, seed);
-        Corpus corpus = generator != null ? null : data == null ? Corpus.builtin(valFraction) : Corpus.load(data, valFraction);
-        long dataTokens = corpus == null ? 0 : (long) corpus.trainTokens().length + corpus.validationTokens().length;
-        RnnConfig config = (generator != null ? generator.model(hidden, layers)
-                : RnnConfig.charModel(corpus.vocabulary().size(), hidden, layers)).withCell(Cell.parse(cell));
-        try (Backend backend = backendOption.open()) {
-            MemoryEstimate.Target target = MemoryEstimate.Target.of(backend);
-            MemoryEstimate e = estimate(config, new MemoryEstimate.Sizes(hidden, layers, batch, seqLen), schedule, kind,
-                    target, dataTokens);
-            String what = String.format(Locale.ROOT, "train %s %s B=%d T=%,d H=%d V=%d layers=%d (%,d parameters, %s)",
-                    task, config.cell().option(), batch, seqLen, hidden, config.outputSize(), layers, e.parameters(),
-                    kind.name().toLowerCase(Locale.ROOT));
-            PlanReport.print(System.out, false, backend.name(), what, e, budget, t -> estimate(config,
-                    new MemoryEstimate.Sizes(hidden, layers, batch, t), schedule, kind, target, dataTokens),
-                    PlanReport.maxSeqLen(batch));
+    /** The flags' own limits, checked before the API sees them so that each message names its flag. */
+    void requireFlags() {
+        if (!"sgd".equalsIgnoreCase(optimizer) && !"adam".equalsIgnoreCase(optimizer) && !"adagrad".equalsIgnoreCase(optimizer)) {
+            throw new UserError("unknown optimizer '" + optimizer + "'; choose sgd, adam or adagrad");
+        }
+        nonNegative("--steps", steps);
+        nonNegative("--save-every", saveEvery);
+        nonNegative("--sample-every", sampleEvery);
+        nonNegative("--eval-every", evalEvery);
+        positive("--batch", batch);
+        positive("--seq-len", seqLen);
+        if (!(lr > 0) || Float.isInfinite(lr)) {
+            throw new UserError("--lr must be a positive number, got " + lr);
+        }
+        if (!(clip >= 0) || Float.isInfinite(clip)) {
+            throw new UserError("--clip must be >= 0 (0 turns clipping off), got " + clip);
+        }
+        if (!(valFraction >= 0 && valFraction < 1)) {
+            throw new UserError("--val-fraction must be in [0, 1), got " + valFraction);
         }
     }
 
-    /** The model this run trains on {@code dataset}: its input and output sizes, with --cell. */
-    private RnnConfig model(Dataset dataset, int hiddenSize, int layerCount) {
-        return dataset.model(hiddenSize, layerCount).withCell(Cell.parse(cell));
+    /** --hidden and --layers, which a checkpoint may have set. */
+    void requireSizes() {
+        positive("--hidden", hidden);
+        positive("--layers", layers);
     }
 
+    private static void positive(String flag, int value) {
+        if (value <= 0) {
+            throw new UserError(flag + " must be a positive integer, got " + value);
+        }
+    }
+
+    private static void nonNegative(String flag, int value) {
+        if (value < 0) {
+            throw new UserError(flag + " must be >= 0, got " + value);
+        }
+    }
+
+    /**
+     * --plan: the memory of this run of {@code run} (a task, or the data's name) on the chosen
+     * backend, without training (and without requiring the data to be long enough for
+     * --seq-len: only its shape matters); with --memory, whether it fits and the largest T that does.
+     */
+    void printPlan(String run, Dataset dataset, ModelSpec model, TrainOptions options) {
+        Long budget = memory == null ? null : PlanReport.parseSize(memory);
+        try (Device device = backendOption.open()) {
+            MemoryPlan plan = Training.plan(model, options, dataset, device);
+            String what = String.format(Locale.ROOT, "train %s %s B=%d T=%,d H=%d V=%d layers=%d (%,d parameters, %s)",
+                    run, model.cell(), options.batch(), options.window(), model.hidden(), model.outputSize(),
+                    model.layers(), plan.parameters(), optimizer.toLowerCase(Locale.ROOT));
+            int largest = budget == null ? -1 : Training.largestWindow(model, options, dataset, device, budget);
+            PlanReport.print(System.out, false, device.name(), what, plan, budget, largest,
+                    largest > 0 ? Training.plan(model, options.window(largest), dataset, device) : null);
+        }
+    }
+
+    /** The run's data, checked against --batch and --seq-len (a text long enough, a task's own limits). */
     private Dataset dataset() {
+        Dataset dataset;
         if (!"text".equalsIgnoreCase(task)) {
-            SyntheticTask generator = SyntheticTask.create(task, batch, seqLen, seed);  // an unknown task is named first
+            dataset = Dataset.task(task, seed);  // an unknown task is named first
             if (data != null) {
                 throw new UserError("--data is for --task text; the " + task + " task generates its own sequences");
             }
-            return generator;
+        } else {
+            dataset = text();
         }
-        Corpus corpus = data == null ? Corpus.builtin(valFraction) : Corpus.load(data, valFraction);
-        return new TextDataset(corpus, batch, seqLen);
+        dataset.windows(batch, seqLen);
+        return dataset;
+    }
+
+    /** --data's text, or the built-in corpus, with its --val-fraction tail held out. */
+    private Dataset text() {
+        return data == null ? Dataset.builtinText(valFraction) : Dataset.text(data, valFraction);
     }
 
     /** The loss curve's path: --save with .safetensors replaced by .loss.svg. */
@@ -288,12 +293,12 @@ public final class TrainCommand implements Callable<Integer> {
      * or directory, none is the data, and --save does not replace a checkpoint of another model
      * or a file that is not a checkpoint unless --force says so.
      */
-    private void checkOutputs(Dataset dataset, Path curve) {
-        Path saveTarget = OutputFile.requireWritable(save, "--save");
-        OutputFile.requireWritable(curve, "--save's loss curve");
-        Path dataFile = resolved(dataset instanceof TextDataset text ? text.corpus().file() : null);
+    private void checkOutputs(ModelSpec spec, Path curve) {
+        Path saveTarget = OutputFiles.requireWritable(save, "--save");
+        OutputFiles.requireWritable(curve, "--save's loss curve");
+        Path dataFile = "text".equalsIgnoreCase(task) && data != null ? OutputFiles.resolve(data) : null;
         if (log != null) {
-            Path target = OutputFile.requireWritable(log, "--log");
+            Path target = OutputFiles.requireWritable(log, "--log");
             if (target.equals(saveTarget) || target.equals(dataFile)) {
                 throw new UserError("--log " + log + " is also the " + (target.equals(dataFile) ? "--data file" : "--save checkpoint")
                         + "; give the log a file of its own");
@@ -303,65 +308,60 @@ public final class TrainCommand implements Callable<Integer> {
             throw new UserError("--save " + save + " is the --data file; writing the checkpoint would replace the text:"
                     + " give another --save path");
         }
-        if (!force && Files.exists(saveTarget) && (resume == null || !saveTarget.equals(resolved(resume)))) {
-            Vocabulary vocabulary = dataset.vocabulary();
-            String clash = CheckpointIo.differenceFrom(save, model(dataset, hidden, layers),
-                    vocabulary == null ? null : vocabulary.codePoints());
-            if (clash != null) {
-                throw new UserError(clash + "; this run would replace it: pass another --save path to keep it,"
-                        + " or --force to overwrite it");
-            }
+        if (resume == null || !saveTarget.equals(OutputFiles.resolve(resume))) {
+            requireReplaceable(spec);
+        }
+    }
+
+    /** --save may replace a checkpoint of this same model; anything else needs --force. */
+    void requireReplaceable(ModelSpec spec) {
+        if (force || !Files.exists(save)) {
+            return;
+        }
+        String clash = SavedModel.differenceFrom(save, spec);
+        if (clash != null) {
+            throw new UserError("--save " + clash + "; this run would replace it: pass another --save path to keep it,"
+                    + " or --force to overwrite it");
         }
     }
 
     /** {@link #checkOutputs} for a run on a numeric file (or the series): every output writable, none the data. */
     void checkDenseOutputs(Path dataFile, Path curve, Path forecast) {
-        Path saveTarget = OutputFile.requireWritable(save, "--save");
-        OutputFile.requireWritable(curve, "--save's loss curve");
-        OutputFile.requireWritable(forecast, "--save's forecast picture");
-        Path source = resolved(dataFile);
+        Path saveTarget = OutputFiles.requireWritable(save, "--save");
+        OutputFiles.requireWritable(curve, "--save's loss curve");
+        OutputFiles.requireWritable(forecast, "--save's forecast picture");
+        Path source = dataFile == null ? null : OutputFiles.resolve(dataFile);
         if (saveTarget.equals(source)) {
             throw new UserError("--save " + save + " is the --data file; give another --save path");
         }
-        if (log != null && OutputFile.requireWritable(log, "--log").equals(source)) {
+        if (log != null && OutputFiles.requireWritable(log, "--log").equals(source)) {
             throw new UserError("--log " + log + " is the --data file; give the log a file of its own");
         }
     }
 
-    private static Path resolved(Path path) {
-        if (path == null) {
-            return null;
-        }
-        try {
-            return OutputFile.resolve(path);
-        } catch (java.io.IOException e) {
-            return path.toAbsolutePath();
-        }
-    }
-
     /** With --resume, every setting not given on the command line comes from the checkpoint. */
-    private void adoptSavedSettings(JsonObject saved) {
-        task = given("--task") || !saved.has("task") ? task : saved.get("task").getAsString();
-        if (!given("--data") && "text".equals(task) && saved.has("data")
-                && !saved.get("data").getAsString().startsWith("built-in")) {
-            data = Path.of(saved.get("data").getAsString());
+    private void adoptSavedSettings(Map<String, String> saved) {
+        task = given("--task") || !saved.containsKey("task") ? task : saved.get("task");
+        if (!given("--data") && "text".equals(task) && saved.containsKey("data") && !saved.get("data").startsWith("built-in")) {
+            data = Path.of(saved.get("data"));
         }
-        hidden = given("--hidden") ? hidden : saved.get("hidden").getAsInt();
-        layers = given("--layers") ? layers : saved.get("layers").getAsInt();
-        batch = given("--batch") ? batch : saved.get("batch").getAsInt();
-        seqLen = given("--seq-len") ? seqLen : saved.get("seq_len").getAsInt();
-        steps = given("--steps") ? steps : saved.get("steps").getAsInt();
-        lr = given("--lr") ? lr : saved.get("lr").getAsFloat();
-        optimizer = given("--optimizer") ? optimizer : saved.get("optimizer").getAsString();
-        clip = given("--clip") ? clip : saved.get("clip").getAsFloat();
-        seed = given("--seed") ? seed : saved.get("seed").getAsLong();
-        valFraction = given("--val-fraction") ? valFraction : saved.get("val_fraction").getAsDouble();
-        saveEvery = given("--save-every") || !saved.has("save_every") ? saveEvery : saved.get("save_every").getAsInt();
-        evalEvery = given("--eval-every") || !saved.has("eval_every") ? evalEvery : saved.get("eval_every").getAsInt();
-        sampleEvery = given("--sample-every") || !saved.has("sample_every") ? sampleEvery : saved.get("sample_every").getAsInt();
-        checkpointEvery = given("--checkpoint-every") || !saved.has(CHECKPOINT_EVERY) ? checkpointEvery
-                : saved.get(CHECKPOINT_EVERY).getAsString();
-        log = given("--log") || !saved.has(LOG) ? log : Path.of(saved.get(LOG).getAsString());
+        hidden = given("--hidden") ? hidden : Integer.parseInt(saved.get("hidden"));
+        layers = given("--layers") ? layers : Integer.parseInt(saved.get("layers"));
+        batch = given("--batch") ? batch : Integer.parseInt(saved.get("batch"));
+        seqLen = given("--seq-len") ? seqLen : Integer.parseInt(saved.get("seq_len"));
+        steps = given("--steps") ? steps : Integer.parseInt(saved.get("steps"));
+        lr = given("--lr") ? lr : Float.parseFloat(saved.get("lr"));
+        optimizer = given("--optimizer") ? optimizer : saved.get("optimizer");
+        clip = given("--clip") ? clip : Float.parseFloat(saved.get("clip"));
+        seed = given("--seed") ? seed : Long.parseLong(saved.get("seed"));
+        valFraction = given("--val-fraction") ? valFraction : Double.parseDouble(saved.get("val_fraction"));
+        saveEvery = given("--save-every") || !saved.containsKey("save_every") ? saveEvery : Integer.parseInt(saved.get("save_every"));
+        evalEvery = given("--eval-every") || !saved.containsKey("eval_every") ? evalEvery : Integer.parseInt(saved.get("eval_every"));
+        sampleEvery = given("--sample-every") || !saved.containsKey("sample_every") ? sampleEvery
+                : Integer.parseInt(saved.get("sample_every"));
+        checkpointEvery = given("--checkpoint-every") || !saved.containsKey(CHECKPOINT_EVERY) ? checkpointEvery
+                : saved.get(CHECKPOINT_EVERY);
+        log = given("--log") || !saved.containsKey(LOG) ? log : Path.of(saved.get(LOG));
         save = given("--save") ? save : resume;
     }
 
@@ -373,35 +373,40 @@ public final class TrainCommand implements Callable<Integer> {
      * Saves the run's state unless it is not finite (then the run has diverged and the last good
      * checkpoint stays); a save that fails (a full disk) names the checkpoint that is intact.
      */
-    private void saveCheckpoint(Trainer trainer, Path curve) {
-        Map<String, String> options = new LinkedHashMap<>();
-        options.put(CHECKPOINT_EVERY, checkpointEvery);
+    private void saveCheckpoint(Training training, Path curve) {
+        Map<String, String> settings = new LinkedHashMap<>();
         if (log != null) {
-            options.put(LOG, log.toAbsolutePath().toString());
+            settings.put(LOG, log.toAbsolutePath().toString());
         }
-        TrainingState.save(trainer, save, options, "with scripts/bptt train --resume ", "choose another --save");
+        training.save(save, settings, "with scripts/bptt train --resume ", "choose another --save");
         try {
-            LossCurve.write(curve, "bptt: " + trainer.data().description(), "loss (nats)", trainer);
+            training.writeLossCurve(curve, "bptt: " + training.dataDescription());
         } catch (java.io.UncheckedIOException e) {
             System.err.println("warning: " + e.getMessage() + "; the checkpoint was saved, training goes on");
         }
     }
 
-    private void report(PrintStream out, Trainer.Summary s, int vocab) {
-        if (s.lastStep() > s.firstStep()) {
+    private void report(PrintStream out, Training.Result r, int vocab) {
+        if (r.lastStep() > r.firstStep()) {
             out.printf(Locale.ROOT, "done: steps %d..%d in %.1f s (%.0f tokens/s); loss %s -> %s nats (%s bpc), baseline %.4f%n",
-                    s.firstStep() + 1, s.lastStep(), s.seconds(), s.tokensPerSecond(), Progress.formatLoss(s.firstLoss()),
-                    Progress.formatLoss(s.lastLoss()), Progress.formatLoss(s.lastLoss() / Math.log(2)), Math.log(vocab));
+                    r.firstStep() + 1, r.lastStep(), r.seconds(), r.tokensPerSecond(), loss(r.firstLoss()),
+                    loss(r.lastLoss()), loss(r.lastLoss() / Math.log(2)), Math.log(vocab));
         } else {
-            out.printf(Locale.ROOT, "no steps taken (at step %d of %d)%n", s.lastStep(), steps);
+            out.printf(Locale.ROOT, "no steps taken (at step %d of %d)%n", r.lastStep(), steps);
         }
-        if (s.validation() != null) {
+        Scores v = r.validation();
+        if (v != null) {
             out.printf(Locale.ROOT, "validation: loss %.4f nats, %.3f bits per target over %d targets%n",
-                    s.validation().loss(), s.validation().bpc(), s.validation().tokens());
-            if (!Double.isNaN(s.validation().accuracy())) {
-                out.printf(Locale.ROOT, "validation accuracy: %.3f%n", s.validation().accuracy());
+                    v.loss(), v.bitsPerTarget(), v.targets());
+            if (!Double.isNaN(v.accuracy())) {
+                out.printf(Locale.ROOT, "validation accuracy: %.3f%n", v.accuracy());
             }
         }
-        out.println((s.interrupted() ? "interrupted; " : "") + "checkpoint: " + save + "  (resume: scripts/bptt train --resume " + save + ")");
+        out.println((r.interrupted() ? "interrupted; " : "") + "checkpoint: " + save + "  (resume: scripts/bptt train --resume " + save + ")");
+    }
+
+    /** A loss with four decimals, or four significant digits when it is huge. */
+    private static String loss(double value) {
+        return String.format(Locale.ROOT, Math.abs(value) < 1e5 ? "%.4f" : "%.4g", value);
     }
 }

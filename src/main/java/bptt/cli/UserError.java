@@ -5,4 +5,8 @@ public final class UserError extends RuntimeException {
     public UserError(String message) {
         super(message);
     }
+
+    public UserError(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

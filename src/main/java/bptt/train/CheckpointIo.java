@@ -127,10 +127,10 @@ public final class CheckpointIo {
         try {
             meta = SafetensorsFile.readMetadata(path);
         } catch (CheckpointException e) {
-            return "--save " + path + " exists and is not a readable checkpoint";
+            return path + " exists and is not a readable checkpoint";
         }
         if (!meta.containsKey(CONFIG)) {
-            return "--save " + path + " holds a safetensors file without bptt's \"config\"";
+            return path + " holds a safetensors file without bptt's \"config\"";
         }
         RnnConfig there;
         int[] theirs;
@@ -138,15 +138,15 @@ public final class CheckpointIo {
             there = parseConfig("checkpoint " + path, meta.get(CONFIG));
             theirs = meta.containsKey(VOCAB) ? parseVocab("checkpoint " + path, meta.get(VOCAB)) : null;
         } catch (CheckpointException e) {
-            return "--save " + path + " has unreadable metadata";
+            return path + " has unreadable metadata";
         }
         if (!there.equals(config)) {
-            return "--save " + path + " holds another model (" + there.layers() + " layer(s) × " + there.hidden()
+            return path + " holds another model (" + there.layers() + " layer(s) × " + there.hidden()
                     + " hidden, " + there.outputSize() + " " + outputs(there) + "; this run: " + config.layers() + " × "
                     + config.hidden() + ", " + config.outputSize() + " " + outputs(config) + ")";
         }
         if (!Arrays.equals(theirs, vocab)) {
-            return "--save " + path + " holds a model of another vocabulary than this run's data";
+            return path + " holds a model of another vocabulary than this run's data";
         }
         return null;
     }

@@ -1,4 +1,4 @@
-// PlanCommandTest: bench --plan and train --plan print the memory of a run without running it; T = 10M at H = 512 fits 1 GiB.
+// PlanCommandTest: bench --plan and train --plan (text, tasks, numeric files) print a run's memory without running it; T = 10M at H = 512 fits 1 GiB.
 package bptt.cli;
 
 import bptt.backend.Backends;
@@ -7,8 +7,14 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -56,6 +62,47 @@ class PlanCommandTest {
         assertTrue(run.out().contains("training data: the corpus's token ids"), run.out());
         assertTrue(run.out().contains("--memory 1.0 GiB: fits; the largest T that fits is "), run.out());
         assertTrue(run.out().lines().allMatch(l -> l.startsWith("memory plan") || l.startsWith("  ")), "it trained: " + run.out());
+    }
+
+    /**
+     * train --plan --memory names the largest T whose plan fits (Training.largestWindow), and
+     * that T fits while T + 1 does not, by train --plan's own verdict.
+     */
+    @Test
+    void trainPlanNamesTheLastWindowThatFits() {
+        String[] args = {"train", "--backend", "cpu-ref", "--task", "adding", "--plan", "--memory", "64MiB", "--batch", "8",
+                "--hidden", "64", "--cell", "lstm", "--checkpoint-every", "auto", "--seq-len"};
+        CliRun run = CliRun.of(concat(args, "5000"));
+        assertEquals(0, run.exit(), run.out());
+        Matcher m = Pattern.compile("the largest T that fits is ([0-9,]+)").matcher(run.out());
+        assertTrue(m.find(), run.out());
+        int largest = Integer.parseInt(m.group(1).replace(",", ""));
+        assertTrue(largest > 5000, run.out());
+        assertTrue(CliRun.of(concat(args, Integer.toString(largest))).out().contains("--memory 64.0 MiB: fits;"));
+        assertTrue(CliRun.of(concat(args, Integer.toString(largest + 1))).out().contains("--memory 64.0 MiB: does not fit;"));
+    }
+
+    /** --plan covers a run on a numeric file too: the model of its columns, and nothing trained or written. */
+    @Test
+    void trainPlanOfACsvFile(@TempDir Path dir) throws Exception {
+        StringBuilder csv = new StringBuilder("x,y\n");
+        for (int t = 0; t < 300; t++) {
+            csv.append(Math.sin(0.1 * t)).append(',').append(Math.cos(0.1 * t)).append('\n');
+        }
+        Path file = Files.writeString(dir.resolve("wave.csv"), csv);
+        Path save = dir.resolve("out/model.safetensors");
+        CliRun run = CliRun.of("train", "--backend", "cpu-ref", "--data", file.toString(), "--target-columns", "y",
+                "--plan", "--seq-len", "50", "--hidden", "8", "--save", save.toString());
+        assertEquals(0, run.exit(), run.out());
+        assertTrue(run.out().startsWith("memory plan on cpu-ref: train wave.csv tanh B=32 T=50 H=8 V=1 layers=1"), run.out());
+        assertTrue(run.out().contains("parameter slab"), run.out());
+        assertFalse(Files.exists(save.getParent()), "--plan wrote " + save.getParent());
+    }
+
+    private static String[] concat(String[] args, String last) {
+        String[] all = java.util.Arrays.copyOf(args, args.length + 1);
+        all[args.length] = last;
+        return all;
     }
 
     @Test
