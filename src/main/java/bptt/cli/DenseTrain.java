@@ -6,6 +6,7 @@ import bptt.api.DivergedException;
 import bptt.api.Device;
 import bptt.api.Model;
 import bptt.api.ModelSpec;
+import bptt.api.SavedModel;
 import bptt.api.Scores;
 import bptt.api.Sequences;
 import bptt.api.TrainOptions;
@@ -25,23 +26,28 @@ import java.util.Map;
  */
 final class DenseTrain {
     private final TrainCommand c;
+    private final SavedModel resumed;
+    private final SavedModel initial;
 
-    DenseTrain(TrainCommand command) {
+    /**
+     * @param command the flags, with a resumed run's settings already adopted
+     * @param resumed the checkpoint --resume continues, or null
+     * @param initial the checkpoint --init-from takes the weights of, or null
+     */
+    DenseTrain(TrainCommand command, SavedModel resumed, SavedModel initial) {
         this.c = command;
+        this.resumed = resumed;
+        this.initial = initial;
     }
 
-    /** Whether this run is one of these: --task series, or --data a .csv or .npy file. */
+    /** Whether this run is one of these: --task series (or a resumed run on a numeric file), or --data a .csv or .npy file. */
     static boolean handles(String task, Path data) {
-        return "series".equalsIgnoreCase(task) || DenseData.isNumericFile(data);
+        return "series".equalsIgnoreCase(task) || DenseData.DENSE.equals(task) || DenseData.isNumericFile(data);
     }
 
     int call() {
         PrintStream out = System.out;
-        if (c.resume != null || c.initFrom != null) {
-            throw new UserError("--resume and --init-from are for text and task models; a run on --data FILE.csv|.npy"
-                    + " or --task series starts fresh (train it with more --steps)");
-        }
-        if (!"series".equalsIgnoreCase(c.task) && !"text".equalsIgnoreCase(c.task)) {
+        if (!"series".equalsIgnoreCase(c.task) && !"text".equalsIgnoreCase(c.task) && !DenseData.DENSE.equals(c.task)) {
             throw new UserError("--data FILE.csv|.npy is for regression or --classes; the " + c.task
                     + " task generates its own sequences");
         }
@@ -50,11 +56,10 @@ final class DenseTrain {
         }
         c.requireFlags();
         c.requireSizes();
-        DenseData layout = new DenseData("series".equalsIgnoreCase(c.task) ? null : c.data, c.targetColumns, c.horizon,
-                c.classes);
         if ("series".equalsIgnoreCase(c.task) && c.data != null) {
             throw new UserError("--data is for --task text (or a .csv/.npy file); the series task generates its own values");
         }
+        DenseData layout = layout();
         Sequences data = layout.load(c.seed).holdOut(c.valFraction);
         ModelSpec spec = data.shape().cell(CellType.parse(c.cell)).hidden(c.hidden).layers(c.layers);
         int window = windowLength(data);
@@ -65,7 +70,7 @@ final class DenseTrain {
             throw new UserError("--memory is a budget for --plan; add --plan");
         }
         if (c.plan) {
-            c.printPlan(c.data == null ? c.task : c.data.getFileName().toString(), data, spec, options);
+            c.printPlan(layout.file() == null ? "series" : layout.file().getFileName().toString(), data, spec, options);
             return 0;
         }
         Training.requireMemory(spec, options, data, null);
@@ -87,7 +92,17 @@ final class DenseTrain {
                 if ("chrono".equalsIgnoreCase(c.init)) {
                     model.initializeChrono(c.seed, window);
                 }
-                try (Training training = Training.start(model, data, options)) {
+                if (initial != null) {
+                    model.loadWeights(initial);
+                }
+                try (Training training = resumed != null ? Training.resume(model, data, options, resumed)
+                        : Training.start(model, data, options)) {
+                    if (resumed != null) {
+                        out.printf(Locale.ROOT, "resumed %s at step %d (epoch %d)%n", c.resume, training.step(),
+                                training.epoch());
+                    } else if (initial != null) {
+                        out.println("initialised from the weights of " + c.initFrom);
+                    }
                     out.println("data: " + training.dataDescription());
                     out.printf(Locale.ROOT, "model: %s, %d parameters, %s; backend %s (%s)%n", spec, need.parameters(),
                             need.size(), device.name(), device.description());
@@ -95,8 +110,8 @@ final class DenseTrain {
                             training.window(), c.optimizer, c.lr, c.clip, training.checkpointEvery() == 0
                                     ? "0 (full storage)" : Integer.toString(training.checkpointEvery()));
                     stop.arm();
-                    Training.Result r = training.run(new Training.Hooks(out, c.log, false, stop::requested, () -> {
-                        training.save(c.save, settings);
+                    Training.Result r = training.run(new Training.Hooks(out, c.log, resumed != null, stop::requested, () -> {
+                        training.save(c.save, settings, "with scripts/bptt train --resume ", "choose another --save");
                         writePictures(training, curve, forecast, title);
                     }));
                     report(out, r, spec.regression());
@@ -107,6 +122,19 @@ final class DenseTrain {
                 return 1;
             }
         }
+    }
+
+    /**
+     * The file (or series), target columns, horizon and classes: from the flags, or for --resume
+     * from the checkpoint, where a flag given again wins (e.g. --data, when the file has moved).
+     */
+    private DenseData layout() {
+        Path file = "series".equalsIgnoreCase(c.task) ? null : c.data;
+        if (resumed == null) {
+            return new DenseData(file, c.targetColumns, c.horizon, c.classes);
+        }
+        return DenseData.fromSettings(resumed.settings(), file, c.targetColumns, c.given("--horizon") ? c.horizon : null,
+                c.given("--classes") ? c.classes : null);
     }
 
     /** T: --seq-len for a series; sequences of one length are windows of their own length. */
@@ -139,7 +167,8 @@ final class DenseTrain {
         if (v != null) {
             out.println("validation: " + EvalDense.describe(v));
         }
-        out.println((r.interrupted() ? "interrupted; " : "") + "checkpoint: " + c.save + "  (scores: scripts/bptt eval"
+        out.println((r.interrupted() ? "interrupted; " : "") + "checkpoint: " + c.save + "  (resume: scripts/bptt train"
+                + " --resume " + c.save + "; scores: scripts/bptt eval"
                 + " --checkpoint " + c.save + "; predictions: scripts/bptt predict --checkpoint " + c.save + ")");
     }
 }

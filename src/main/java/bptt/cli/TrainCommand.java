@@ -110,9 +110,6 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (DenseTrain.handles(task, data)) {
-            return new DenseTrain(this).call();
-        }
         PrintStream out = System.out;
         if (initFrom != null && resume != null) {
             throw new UserError("--init-from and --resume exclude each other: --resume continues a run, --init-from only takes weights");
@@ -120,10 +117,6 @@ public final class TrainCommand implements Callable<Integer> {
         SavedModel resumed = resume == null ? null : SavedModel.read(resume);
         if (resumed != null) {
             adoptSavedSettings(resumed.settings());
-            if (DenseData.isDenseTask(task)) {
-                throw new UserError(resume + " is a run on real-valued data (" + task + "), which --resume does not continue"
-                        + " yet: train a new run with more --steps");
-            }
         }
         SavedModel initial = initFrom == null ? null : SavedModel.read(initFrom);
         if (initial != null) {
@@ -133,6 +126,9 @@ public final class TrainCommand implements Callable<Integer> {
         SavedModel source = resumed != null ? resumed : initial;
         if (source != null && !given("--cell")) {
             cell = source.spec().cell().toString();
+        }
+        if (DenseTrain.handles(task, data)) {
+            return new DenseTrain(this, resumed, initial).call();
         }
         TrainOptions options = options();
         CellType cellType = CellType.parse(cell);
@@ -308,14 +304,12 @@ public final class TrainCommand implements Callable<Integer> {
             throw new UserError("--save " + save + " is the --data file; writing the checkpoint would replace the text:"
                     + " give another --save path");
         }
-        if (resume == null || !saveTarget.equals(OutputFiles.resolve(resume))) {
-            requireReplaceable(spec);
-        }
+        requireReplaceable(spec);
     }
 
-    /** --save may replace a checkpoint of this same model; anything else needs --force. */
+    /** --save may replace the checkpoint --resume continues, or one of this same model; anything else needs --force. */
     void requireReplaceable(ModelSpec spec) {
-        if (force || !Files.exists(save)) {
+        if (force || !Files.exists(save) || resume != null && OutputFiles.resolve(save).equals(OutputFiles.resolve(resume))) {
             return;
         }
         String clash = SavedModel.differenceFrom(save, spec);

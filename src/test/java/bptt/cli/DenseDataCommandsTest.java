@@ -43,7 +43,7 @@ class DenseDataCommandsTest {
     }
 
     /** y = a·b of two waves: a regression target of the other columns' recent past. */
-    private Path waveCsv() throws IOException {
+    static Path waveCsv(Path dir) throws IOException {
         StringBuilder s = new StringBuilder("a,b,y\n");
         for (int t = 0; t < 1200; t++) {
             double a = Math.sin(0.05 * t);
@@ -54,7 +54,7 @@ class DenseDataCommandsTest {
     }
 
     /** A float32 .npy of the given shape. */
-    private Path npy(String name, String descr, int[] shape, float[] values) throws IOException {
+    static Path npy(Path dir, String name, String descr, int[] shape, float[] values) throws IOException {
         StringBuilder dims = new StringBuilder();
         for (int d : shape) {
             dims.append(d).append(", ");
@@ -72,7 +72,7 @@ class DenseDataCommandsTest {
     }
 
     /** (N, T, 2) sequences: a wave whose frequency is the class, and the class id as the last column. */
-    private Path classesNpy() throws IOException {
+    static Path classesNpy(Path dir) throws IOException {
         int n = 120;
         int t = 16;
         SplittableRandom random = new SplittableRandom(3);
@@ -84,7 +84,7 @@ class DenseDataCommandsTest {
                 v[(s * t + i) * 2 + 1] = c;
             }
         }
-        return npy("classes.npy", "<f4", new int[]{n, t, 2}, v);
+        return npy(dir, "classes.npy", "<f4", new int[]{n, t, 2}, v);
     }
 
     private static double number(String text, String pattern) {
@@ -101,7 +101,7 @@ class DenseDataCommandsTest {
     @ValueSource(strings = {"cpu-ref", "cpu", "opencl", "cuda"})
     void csvRegressionTrainsEvaluatesAndPredicts(String backend) throws Exception {
         TestBackends.open(backend);
-        Path csv = waveCsv();
+        Path csv = waveCsv(dir);
         Path save = dir.resolve("wave.safetensors");
         CliRun train = CliRun.of("train", "--backend", backend, "--data", csv.toString(), "--target-columns", "y",
                 "--hidden", "16", "--batch", "8", "--seq-len", "24", "--steps", "80", "--lr", "0.01", "--eval-every", "40",
@@ -132,7 +132,7 @@ class DenseDataCommandsTest {
     void npySequencesLearnOneClassPerSequence(String backend) throws Exception {
         TestBackends.open(backend);
         Path save = dir.resolve("classes.safetensors");
-        CliRun train = CliRun.of("train", "--backend", backend, "--data", classesNpy().toString(), "--classes", "3",
+        CliRun train = CliRun.of("train", "--backend", backend, "--data", classesNpy(dir).toString(), "--classes", "3",
                 "--hidden", "16", "--batch", "12", "--steps", "60", "--lr", "0.02", "--eval-every", "0",
                 "--save", save.toString());
         ok(train);
@@ -168,7 +168,7 @@ class DenseDataCommandsTest {
     @Test
     void horizonZeroPredictsAColumnFromTheOthersAtTheSameStep() throws Exception {
         Path save = dir.resolve("same.safetensors");
-        CliRun train = CliRun.of("train", "--backend", "cpu-ref", "--data", waveCsv().toString(), "--horizon", "0",
+        CliRun train = CliRun.of("train", "--backend", "cpu-ref", "--data", waveCsv(dir).toString(), "--horizon", "0",
                 "--hidden", "8", "--batch", "4", "--seq-len", "16", "--steps", "2", "--save", save.toString());
         ok(train);
         assertTrue(train.out().contains("dense input of 2, 1 value per step"), "y is no longer an input: " + train.out());
@@ -196,16 +196,15 @@ class DenseDataCommandsTest {
         assertUserError(train(Files.writeString(dir.resolve("ragged.csv"), "a,b\n1,2\n3\n4,5\n")), "ragged.csv", "line 3");
         assertUserError(train(Files.writeString(dir.resolve("text.csv"), "a,b\n1,2\n3,x\n")), "'x' is not a number");
         assertUserError(train(Files.writeString(dir.resolve("nan.csv"), "a,b\n1,2\n3,NaN\n")), "NaN");
-        assertUserError(train(npy("f8.npy", "<f8", new int[]{4, 2}, new float[16])), "float64", "float32");
-        assertUserError(train(npy("i4.npy", "<i4", new int[]{4, 2}, new float[8])), "i4.npy");
-        assertUserError(train(npy("4d.npy", "<f4", new int[]{2, 2, 2, 2}, new float[16])), "4d.npy", "shape");
-        assertUserError(train(npy("short.npy", "<f4", new int[]{40, 2}, new float[8])), "short.npy");
-        assertUserError(train(npy("nan.npy", "<f4", new int[]{4, 2}, new float[]{1, 2, 3, Float.NaN, 5, 6, 7, 8})),
+        assertUserError(train(npy(dir, "f8.npy", "<f8", new int[]{4, 2}, new float[16])), "float64", "float32");
+        assertUserError(train(npy(dir, "i4.npy", "<i4", new int[]{4, 2}, new float[8])), "i4.npy");
+        assertUserError(train(npy(dir, "4d.npy", "<f4", new int[]{2, 2, 2, 2}, new float[16])), "4d.npy", "shape");
+        assertUserError(train(npy(dir, "short.npy", "<f4", new int[]{40, 2}, new float[8])), "short.npy");
+        assertUserError(train(npy(dir, "nan.npy", "<f4", new int[]{4, 2}, new float[]{1, 2, 3, Float.NaN, 5, 6, 7, 8})),
                 "nan.npy", "NaN");
         assertUserError(train(Files.writeString(dir.resolve("inf.csv"), "a,b\n1,2\n3,Infinity\n")), "inf.csv");
-        assertUserError(train(waveCsv(), "--target-columns", "z"), "no column 'z'", "a, b, y");
-        assertUserError(train(waveCsv(), "--resume", dir.resolve("m.safetensors").toString()), "--resume", "starts fresh");
-        assertUserError(train(waveCsv(), "--classes", "3", "--target-columns", "y"), "class ids are whole numbers");
+        assertUserError(train(waveCsv(dir), "--target-columns", "z"), "no column 'z'", "a, b, y");
+        assertUserError(train(waveCsv(dir), "--classes", "3", "--target-columns", "y"), "class ids are whole numbers");
         assertUserError(new String[]{"predict", "--checkpoint", dir.resolve("none.safetensors").toString()},
                 "none.safetensors");
     }
