@@ -246,6 +246,9 @@ final class Engine {
         private final Vocabulary vocabulary;
         private final int batch;
         private final int steps;
+        private final float[] inputs;    // (T·B, D) time-major, or (T·B, 1) token ids
+        private final float[] targets;   // (target rows, target width)
+        private final Window window;     // the dataset's view of inputs and targets, filled once per step
 
         Bridge(Dataset data, RnnConfig model, Vocabulary vocabulary, int batch, int steps) {
             this.data = data;
@@ -253,6 +256,9 @@ final class Engine {
             this.vocabulary = vocabulary;
             this.batch = batch;
             this.steps = steps;
+            this.inputs = new float[Math.multiplyExact(batch * steps, model.tokenInput() ? 1 : model.inputSize())];
+            this.targets = new float[Math.multiplyExact(model.targetRows(batch, steps), model.targetWidth())];
+            this.window = new Window(model, batch, steps, inputs, targets);
             if (data.windows(batch, steps) < 1) {
                 throw new IllegalArgumentException("the data (" + data.description() + ") has no windows of " + batch
                         + " × " + steps);
@@ -278,12 +284,9 @@ final class Engine {
         public int windowsPerEpoch() { return data.windows(batch, steps); }
 
         @Override
-        public void fill(int epoch, int window, bptt.rnn.Window into) {
-            float[] inputs = new float[Math.multiplyExact(batch * steps, model.tokenInput() ? 1 : model.inputSize())];
-            float[] targets = new float[Math.multiplyExact(model.targetRows(batch, steps), model.targetWidth())];
-            Window w = new Window(model, batch, steps, inputs, targets);
-            w.clear();
-            data.fill(epoch, window, w);
+        public void fill(int epoch, int index, bptt.rnn.Window into) {
+            window.clear();
+            data.fill(epoch, index, window);
             load(model, inputs, targets, into);
         }
 

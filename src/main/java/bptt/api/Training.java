@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 
 /**
  * One training run: the model, its optimizer state, the data position and the hidden state
@@ -295,8 +296,8 @@ public final class Training implements AutoCloseable {
      */
     public static MemoryNeed requireMemory(ModelSpec spec, TrainOptions options, Dataset data, Device device) {
         Optimizer.Kind kind = Optimizer.parseKind(options.optimizer());
-        MemoryEstimate.Target target = device == null ? MemoryEstimate.Target.ANY : MemoryEstimate.Target.of(device.backend);
-        java.util.function.Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = estimator(spec, options, data, target);
+        MemoryEstimate.Target target = target(device);
+        Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = estimator(spec, options, data, target);
         MemoryEstimate.Sizes sizes = new MemoryEstimate.Sizes(spec.hidden(), spec.layers(), options.batch(),
                 options.windowFor(data));
         MemoryEstimate.requireFits(sizes, estimate, kind, device == null ? "any backend" : device.name(),
@@ -318,7 +319,14 @@ public final class Training implements AutoCloseable {
      * @return the plan
      */
     public static MemoryPlan plan(ModelSpec spec, TrainOptions options, Dataset data, Device device) {
-        return plan(spec, options, data, device, options.windowFor(data));
+        int window = options.windowFor(data);
+        return Failures.call(() -> {
+            if (data instanceof TaskData task) {
+                task.create(options.batch(), window);   // the task's own limits on the window
+            }
+            return MemoryPlan.of(estimator(spec, options, data, target(device)).apply(new MemoryEstimate.Sizes(
+                    spec.hidden(), spec.layers(), options.batch(), window)));
+        });
     }
 
     /**
@@ -333,7 +341,7 @@ public final class Training implements AutoCloseable {
      * @return that T, or 0 when not even T = 1 fits
      */
     public static int largestWindow(ModelSpec spec, TrainOptions options, Dataset data, Device device, long budget) {
-        java.util.function.Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = estimator(spec, options, data,
+        Function<MemoryEstimate.Sizes, MemoryEstimate> estimate = estimator(spec, options, data,
                 target(device));
         return MemoryEstimate.largestSeqLen(t -> estimate.apply(new MemoryEstimate.Sizes(spec.hidden(), spec.layers(),
                 options.batch(), t)), budget, longestWindow(options.batch()));
@@ -345,22 +353,12 @@ public final class Training implements AutoCloseable {
      */
     public static int longestWindow(int batch) { return Math.max(1, (Integer.MAX_VALUE / 2) / Math.max(1, batch)); }
 
-    private static MemoryPlan plan(ModelSpec spec, TrainOptions options, Dataset data, Device device, int window) {
-        return Failures.call(() -> {
-            if (data instanceof TaskData task) {
-                task.create(options.batch(), window);   // the task's own limits on the window
-            }
-            return MemoryPlan.of(estimator(spec, options, data, target(device)).apply(new MemoryEstimate.Sizes(
-                    spec.hidden(), spec.layers(), options.batch(), window)));
-        });
-    }
-
     private static MemoryEstimate.Target target(Device device) {
         return device == null ? MemoryEstimate.Target.ANY : MemoryEstimate.Target.of(device.backend);
     }
 
     /** A run's estimate at other sizes: the model, optimizer and workspace, a checkpoint's host copies, a text's token ids. */
-    private static java.util.function.Function<MemoryEstimate.Sizes, MemoryEstimate> estimator(ModelSpec spec,
+    private static Function<MemoryEstimate.Sizes, MemoryEstimate> estimator(ModelSpec spec,
             TrainOptions options, Dataset data, MemoryEstimate.Target target) {
         RnnConfig config = spec.config();
         Schedule schedule = Schedule.parse(options.checkpointEvery());

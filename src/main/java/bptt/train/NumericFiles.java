@@ -52,6 +52,9 @@ public final class NumericFiles {
 
     /** Reads a .csv or .npy file by its extension (anything but .npy is read as CSV). */
     public static Array read(Path file) {
+        if (!Files.exists(file)) {
+            throw new IllegalArgumentException("data file " + file + " does not exist; pass a .csv or .npy file with --data");
+        }
         return file.toString().toLowerCase(Locale.ROOT).endsWith(".npy") ? readNpy(file) : readCsv(file);
     }
 

@@ -3,10 +3,14 @@ package bptt.cli;
 
 import bptt.train.Checkpoint;
 import bptt.train.CheckpointIo;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -68,6 +72,53 @@ class ResumeCommandTest {
         ok(init);
         assertTrue(init.out().contains("initialised from the weights of " + straight), init.out());
         assertEquals(8, CheckpointIo.load(next).config().hidden());
+    }
+
+    /**
+     * README: the backend is chosen again on resume: a cpu-ref run resumed on cpu continues from
+     * the same state, and ends within float rounding of the run on cpu-ref alone.
+     */
+    @Test
+    void aRunResumedOnAnotherBackendEndsWithinFloatRounding() throws Exception {
+        String[] run = {"train", "--task", "adding", "--seq-len", "12", "--batch", "4", "--hidden", "8", "--cell", "lstm",
+                "--eval-every", "0"};
+        Path alone = dir.resolve("alone.safetensors");
+        Path moved = dir.resolve("moved.safetensors");
+        ok(CliRun.of(concat(run, new String[]{"--backend", "cpu-ref", "--steps", "10", "--save", alone.toString()})));
+        ok(CliRun.of(concat(run, new String[]{"--backend", "cpu-ref", "--steps", "5", "--save", moved.toString()})));
+        CliRun resumed = CliRun.of("train", "--resume", moved.toString(), "--backend", "cpu", "--steps", "10");
+        ok(resumed);
+        assertTrue(resumed.out().contains("backend cpu ("), resumed.out());
+        float[] a = CheckpointIo.load(alone).params();
+        float[] b = CheckpointIo.load(moved).params();
+        for (int i = 0; i < a.length; i++) {
+            assertEquals(a[i], b[i], 1e-4, "parameter " + i);
+        }
+    }
+
+    /** README: a resumed run on a file that has moved is given --data again; without it, one line names the file. */
+    @Test
+    void aRunOnAMovedFileResumesWithDataGivenAgain() throws Exception {
+        Path csv = DenseDataCommandsTest.waveCsv(dir);
+        Path ckpt = dir.resolve("m.safetensors");
+        ok(CliRun.of("train", "--backend", "cpu-ref", "--data", csv.toString(), "--target-columns", "y", "--seq-len", "20",
+                "--hidden", "8", "--steps", "2", "--save", ckpt.toString()));
+        Path elsewhere = Files.move(csv, dir.resolve("moved.csv"));
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream savedErr = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        CliRun lost;
+        try {
+            lost = CliRun.of("train", "--resume", ckpt.toString(), "--backend", "cpu-ref", "--steps", "4");
+        } finally {
+            System.setErr(savedErr);
+        }
+        assertEquals(2, lost.exit(), lost.out());
+        assertEquals("error: data file " + csv + " does not exist; pass a .csv or .npy file with --data",
+                err.toString(StandardCharsets.UTF_8).strip());
+        ok(CliRun.of("train", "--resume", ckpt.toString(), "--backend", "cpu-ref", "--steps", "4", "--data",
+                elsewhere.toString()));
+        assertEquals("4", CheckpointIo.load(ckpt).metadata().get("step"));
     }
 
     private static String[] concat(String[] a, String[] b) {

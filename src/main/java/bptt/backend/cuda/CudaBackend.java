@@ -1,7 +1,7 @@
 // CudaBackend: the Backend on an NVIDIA GPU: device memory, cuBLAS GEMM, NVRTC-compiled kernels/ on one stream.
 package bptt.backend.cuda;
 
-import bptt.backend.AbstractBackend;
+import bptt.backend.KernelBackend;
 import bptt.backend.BackendUnavailableException;
 import bptt.backend.DeviceOutOfMemoryException;
 import bptt.backend.DeviceSteps;
@@ -74,7 +74,7 @@ import static jcuda.driver.CUjit_option.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES;
  * the same JVM finds the same context, so no cuBLAS state ever outlives the context it was
  * made in (releasing the last retain would destroy the context under cuBLAS's feet).
  */
-public final class CudaBackend extends AbstractBackend implements DeviceSteps, LaunchCounters {
+public final class CudaBackend extends KernelBackend implements DeviceSteps, LaunchCounters {
     private static final int JIT_LOG_BYTES = 16 * 1024;
     private static final Map<Integer, CUcontext> PRIMARY_CONTEXTS = new HashMap<>();
     /** Kernel parameters of the largest kernel, at most (each buffer is two: pointer and offset). */
@@ -281,6 +281,18 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
         CudaErrors.check(JCudaDriver.cuDeviceGetAttribute(value, attribute, device), "cuDeviceGetAttribute");
         return value[0];
     }
+
+    @Override
+    protected KernelCalls calls() { return calls; }
+
+    @Override
+    protected Tensor total() { return total; }
+
+    @Override
+    protected Tensor apiScalars() { return apiScalars; }
+
+    @Override
+    protected void beforeLaunch() { bind(); }
 
     /** Makes this backend's context current on the calling thread (the driver keeps one per thread). */
     private void bind() {
@@ -596,141 +608,6 @@ public final class CudaBackend extends AbstractBackend implements DeviceSteps, L
             }
             return scratch;
         }
-    }
-
-    @Override
-    protected void fillHook(Tensor x, float value) {
-        bind();
-        calls.fill(x, value);
-    }
-
-    @Override
-    protected void copyHook(Tensor src, Tensor dst) {
-        bind();
-        calls.copy(src, dst);
-    }
-
-    @Override
-    protected void axpyHook(float alpha, Tensor x, Tensor y) {
-        bind();
-        calls.axpy(alpha, x, y);
-    }
-
-    @Override
-    protected void scaleHook(float alpha, Tensor x) {
-        bind();
-        calls.scale(alpha, x);
-    }
-
-    @Override
-    protected void biasTanhHook(Tensor x, Tensor bias) {
-        bind();
-        calls.biasTanh(x, bias);
-    }
-
-    @Override
-    protected void tanhBackwardHook(Tensor a, Tensor da) {
-        bind();
-        calls.tanhBackward(a, da);
-    }
-
-    @Override
-    protected void sumRowsHook(Tensor x, float beta, Tensor out) {
-        bind();
-        calls.sumRows(x, beta, out);
-    }
-
-    @Override
-    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) {
-        bind();
-        calls.tanhCellBackward(a, dnext, da);
-    }
-
-    @Override
-    protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
-        bind();
-        calls.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h);
-    }
-
-    @Override
-    protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
-        bind();
-        calls.lstmCellBackward(gates, cPrev, c, dh, dnext, dc);
-    }
-
-    @Override
-    protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
-                                      Tensor h) {
-        bind();
-        calls.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h);
-    }
-
-    @Override
-    protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
-                                       Tensor dgatesHh) {
-        bind();
-        calls.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
-    }
-
-    @Override
-    protected void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
-                                           Tensor dlogits, Tensor losses) {
-        bind();
-        calls.softmaxCrossEntropy(logits, bias, targets, gradScale, dlogits, losses);
-    }
-
-    @Override
-    protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
-                                        Tensor dpredictions, Tensor losses) {
-        bind();
-        calls.meanSquaredError(predictions, bias, targets, mask, gradScale, dpredictions, losses);
-    }
-
-    @Override
-    protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) {
-        bind();
-        calls.gatherColumns(ids, table, out);
-    }
-
-    @Override
-    protected void scatterAddColumnsHook(Tensor ids, Tensor grad, Tensor tableGrad) {
-        bind();
-        calls.scatterAddColumns(ids, grad, tableGrad);
-    }
-
-    @Override
-    protected double sumOfSquaresHook(Tensor x) {
-        if (x.size() == 0) {
-            return 0;
-        }
-        bind();
-        calls.sumOfSquares(x, total);
-        float[] out = new float[1];
-        download(total, out);
-        return out[0];
-    }
-
-    @Override
-    protected void sgdUpdateHook(Tensor param, Tensor grad, float lr, float gradScale) {
-        bind();
-        calls.setStepScalars(apiScalars, gradScale, 1f, 1f);
-        calls.sgdUpdate(param, grad, lr, apiScalars);
-    }
-
-    @Override
-    protected void adamUpdateHook(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
-                                  float eps, int step, float gradScale) {
-        bind();
-        calls.setStepScalars(apiScalars, gradScale, KernelCalls.biasCorrection(beta1, step),
-                KernelCalls.biasCorrection(beta2, step));
-        calls.adamUpdate(param, grad, m, v, lr, beta1, beta2, eps, apiScalars);
-    }
-
-    @Override
-    protected void adagradUpdateHook(Tensor param, Tensor grad, Tensor cache, float lr, float eps, float gradScale) {
-        bind();
-        calls.setStepScalars(apiScalars, gradScale, 1f, 1f);
-        calls.adagradUpdate(param, grad, cache, lr, eps, apiScalars);
     }
 
     // ---- training steps on the device (DeviceSteps) ---------------------------------------------

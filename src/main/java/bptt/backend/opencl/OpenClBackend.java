@@ -1,7 +1,7 @@
 // OpenClBackend: the Backend on one OpenCL device (JOCL): kernels/ built at run time, GEMM through CLBlast.
 package bptt.backend.opencl;
 
-import bptt.backend.AbstractBackend;
+import bptt.backend.KernelBackend;
 import bptt.backend.BackendUnavailableException;
 import bptt.backend.GemmPlan;
 import bptt.backend.KernelCalls;
@@ -43,7 +43,7 @@ import java.util.Set;
  * is the recurrent GEMM and one fused kernel each way: CLBlast (1.5) does not read C when beta is
  * 0, so a beta = 0 GEMM needs no fill first.
  */
-public final class OpenClBackend extends AbstractBackend implements LaunchCounters {
+public final class OpenClBackend extends KernelBackend implements LaunchCounters {
     /** Work-group size used when the kernel allows it. */
     private static final int LOCAL_SIZE = 64;
     /** Kernel arguments of the largest kernel, at most. */
@@ -451,6 +451,15 @@ public final class OpenClBackend extends AbstractBackend implements LaunchCounte
         }
     }
 
+    @Override
+    protected KernelCalls calls() { return calls; }
+
+    @Override
+    protected Tensor total() { return total; }
+
+    @Override
+    protected Tensor apiScalars() { return apiScalars; }
+
     /** The kernels of every op, launched through the slots; their temporary memory is the scratch buffer. */
     private final class Calls extends KernelCalls {
         @Override
@@ -467,101 +476,6 @@ public final class OpenClBackend extends AbstractBackend implements LaunchCounte
             }
             return scratch;
         }
-    }
-
-    @Override
-    protected void fillHook(Tensor x, float value) { calls.fill(x, value); }
-
-    @Override
-    protected void copyHook(Tensor src, Tensor dst) { calls.copy(src, dst); }
-
-    @Override
-    protected void axpyHook(float alpha, Tensor x, Tensor y) { calls.axpy(alpha, x, y); }
-
-    @Override
-    protected void scaleHook(float alpha, Tensor x) { calls.scale(alpha, x); }
-
-    @Override
-    protected void biasTanhHook(Tensor x, Tensor bias) { calls.biasTanh(x, bias); }
-
-    @Override
-    protected void tanhBackwardHook(Tensor a, Tensor da) { calls.tanhBackward(a, da); }
-
-    @Override
-    protected void tanhCellBackwardHook(Tensor a, Tensor dnext, Tensor da) { calls.tanhCellBackward(a, dnext, da); }
-
-    @Override
-    protected void lstmCellForwardHook(Tensor gates, Tensor biasIh, Tensor biasHh, Tensor cPrev, Tensor c, Tensor h) {
-        calls.lstmCellForward(gates, biasIh, biasHh, cPrev, c, h);
-    }
-
-    @Override
-    protected void lstmCellBackwardHook(Tensor gates, Tensor cPrev, Tensor c, Tensor dh, Tensor dnext, Tensor dc) {
-        calls.lstmCellBackward(gates, cPrev, c, dh, dnext, dc);
-    }
-
-    @Override
-    protected void gruCellForwardHook(Tensor gates, Tensor hh, Tensor biasIh, Tensor biasHh, Tensor hPrev, Tensor hn,
-                                      Tensor h) {
-        calls.gruCellForward(gates, hh, biasIh, biasHh, hPrev, hn, h);
-    }
-
-    @Override
-    protected void gruCellBackwardHook(Tensor gates, Tensor hn, Tensor hPrev, Tensor dh, Tensor dnext,
-                                       Tensor dgatesHh) {
-        calls.gruCellBackward(gates, hn, hPrev, dh, dnext, dgatesHh);
-    }
-
-    @Override
-    protected void sumRowsHook(Tensor x, float beta, Tensor out) { calls.sumRows(x, beta, out); }
-
-    @Override
-    protected void softmaxCrossEntropyHook(Tensor logits, Tensor bias, Tensor targets, float gradScale,
-                                           Tensor dlogits, Tensor losses) {
-        calls.softmaxCrossEntropy(logits, bias, targets, gradScale, dlogits, losses);
-    }
-
-    @Override
-    protected void meanSquaredErrorHook(Tensor predictions, Tensor bias, Tensor targets, Tensor mask, float gradScale,
-                                        Tensor dpredictions, Tensor losses) {
-        calls.meanSquaredError(predictions, bias, targets, mask, gradScale, dpredictions, losses);
-    }
-
-    @Override
-    protected void gatherColumnsHook(Tensor ids, Tensor table, Tensor out) { calls.gatherColumns(ids, table, out); }
-
-    @Override
-    protected void scatterAddColumnsHook(Tensor ids, Tensor grad, Tensor tableGrad) {
-        calls.scatterAddColumns(ids, grad, tableGrad);
-    }
-
-    @Override
-    protected double sumOfSquaresHook(Tensor x) {
-        if (x.size() == 0) {
-            return 0;
-        }
-        calls.sumOfSquares(x, total);
-        return downloadHook(total)[0];
-    }
-
-    @Override
-    protected void sgdUpdateHook(Tensor param, Tensor grad, float lr, float gradScale) {
-        calls.setStepScalars(apiScalars, gradScale, 1f, 1f);
-        calls.sgdUpdate(param, grad, lr, apiScalars);
-    }
-
-    @Override
-    protected void adamUpdateHook(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
-                                  float eps, int step, float gradScale) {
-        calls.setStepScalars(apiScalars, gradScale, KernelCalls.biasCorrection(beta1, step),
-                KernelCalls.biasCorrection(beta2, step));
-        calls.adamUpdate(param, grad, m, v, lr, beta1, beta2, eps, apiScalars);
-    }
-
-    @Override
-    protected void adagradUpdateHook(Tensor param, Tensor grad, Tensor cache, float lr, float eps, float gradScale) {
-        calls.setStepScalars(apiScalars, gradScale, 1f, 1f);
-        calls.adagradUpdate(param, grad, cache, lr, eps, apiScalars);
     }
 
     @Override
